@@ -82,6 +82,8 @@ DEFAULTS: dict[str, Any] = {
         # forward slashes, case-insensitive) picks the model.
         # Example: [{ pattern = "*/Bass/*", model = "bass" }]
         "rules": [],
+        # An outlier whose score / threshold reaches this is an error alert, not a warning.
+        "error_ratio": 3.0,
     },
     "checks": {
         # Findings below this severity are stored but not pushed as alerts.
