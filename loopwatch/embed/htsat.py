@@ -22,6 +22,7 @@ import logging
 import sys
 import threading
 import types
+import warnings
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,10 @@ def build_audio_model(model: str, fusion: bool):
     mods = modules()
     cfg = audio_config(model)
     try:
-        branch = mods.htsat.create_htsat_model(cfg, enable_fusion=fusion, fusion_type="aff_2d" if fusion else "None")
+        with warnings.catch_warnings():
+            # laion-clap calls torch.meshgrid without `indexing`; harmless, but noisy for users.
+            warnings.filterwarnings("ignore", message=".*torch.meshgrid.*", category=UserWarning)
+            branch = mods.htsat.create_htsat_model(cfg, enable_fusion=fusion, fusion_type="aff_2d" if fusion else "None")
     except RuntimeError as exc:  # create_htsat_model hides the real error in a bare except
         raise ClapImportError(f"cannot build HTSAT-{model}: {exc}") from exc
     width = branch.num_features

@@ -265,9 +265,13 @@ def _torch_load(path: Path) -> dict:
     import numpy as np
     import torch
 
-    allowed = [np.dtype]
-    core = getattr(np, "_core", None) or getattr(np, "core")
-    allowed.append(core.multiarray.scalar)
+    try:
+        from numpy._core.multiarray import scalar  # numpy >= 2 (and the alias in 1.26)
+    except ImportError:  # pragma: no cover - older numpy
+        from numpy.core.multiarray import scalar
+    # LAION's checkpoints hold a few numpy scalars beside the tensors; pickles name them
+    # numpy.core.multiarray.scalar (numpy 1.x) or numpy._core.multiarray.scalar (2.x).
+    allowed = [np.dtype, scalar, (scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar")]
     allowed += [getattr(np.dtypes, n) for n in dir(getattr(np, "dtypes", object())) if n.endswith("DType")]
     try:
         with torch.serialization.safe_globals(allowed):
