@@ -59,7 +59,7 @@ ROUTED = [
 #: 'aaaa' read as a big-endian u32: Max's code for an audio-effect device.
 AMXDTYPE_AUDIO_EFFECT = 0x61616161  # 1633771873
 DEVICE_WIDTH = 520.0
-SCRIPT_OUTLETS = 6
+SCRIPT_OUTLETS = 7
 
 APPVERSION = {"major": 9, "minor": 0, "revision": 7, "architecture": "x64", "modernui": 1}
 
@@ -304,6 +304,8 @@ def build_patch(js_source: str) -> Dict[str, Any]:
     status = p.live_comment("starting\u2026", [20, 620, 330, 18], [4, 2, 346, 16], "status_line")
     count = p.live_comment("no alerts", [360, 620, 160, 18], [356, 2, 162, 16], "alert_count", DIM_FG)
     info = p.live_comment("", [20, 860, 330, 18], [4, 151, 514, 16], "info_line", DIM_FG, 9.0)
+    selection = p.live_comment("click a row to select it", [700, 620, 160, 30], [356, 114, 162, 34],
+                               "selection_line", DIM_FG, 9.0)
     headers = [("sev", 4), ("file", 44), ("check", 194), ("time", 274)]
     for i, (text, x) in enumerate(headers):
         p.live_comment(text, [20 + 60 * i, 650, 50, 18], [x, 18, 60, 14], f"header_{text}", DIM_FG, 9.0)
@@ -346,16 +348,17 @@ def build_patch(js_source: str) -> Dict[str, Any]:
         p.connect(engine, 2, status, 0)
         p.connect(engine, 3, count, 0)
         p.connect(engine, 4, info, 0)
+        p.connect(engine, 6, selection, 0)
 
     ack = _button(p, "Ack", "Ack", "ack_button", [400, 680, 60, 18], [356, 22, 78, 18],
                   "Acknowledge the selected alert, or every alert in the list when none is "
                   "selected: the daemon stops replaying it.")
-    ack_msg = p.message("ack_button", [400, 710, 75, 22])
+    ack_msg = p.newobj("prepend ack_button", 1, 1, [""], [400, 710, 110, 22])
     p.connect(ack, 0, ack_msg, 0)
     to_engines(ack_msg)
     clear = _button(p, "Clear", "Clear", "clear_button", [480, 680, 60, 18], [440, 22, 78, 18],
                     "Empty the list in this device only (nothing is acknowledged).")
-    clear_msg = p.message("clear_button", [480, 710, 75, 22])
+    clear_msg = p.newobj("prepend clear_button", 1, 1, [""], [520, 740, 115, 22])
     p.connect(clear, 0, clear_msg, 0)
     to_engines(clear_msg)
 
@@ -397,7 +400,7 @@ def build_patch(js_source: str) -> Dict[str, Any]:
     listen = _port_numbox(p, "Listen Port", "Port", "listen_port", DEFAULT_LISTEN_PORT,
                           [400, 775, 60, 15], [440, 71, 76, 16],
                           "UDP port this device listens on. Give each LoopWatch instance its own port.")
-    listen_t = p.newobj("t l l", 1, 2, ["", ""], [400, 800, 40, 22])
+    listen_t = p.newobj("t i i", 1, 2, ["int", "int"], [400, 800, 40, 22])
     listen_port = p.newobj("prepend port", 1, 1, [""], [440, 830, 80, 22])
     listen_set = p.newobj("prepend setport", 1, 1, [""], [400, 860, 90, 22])
     p.connect(listen, 0, listen_t, 0)
@@ -410,7 +413,7 @@ def build_patch(js_source: str) -> Dict[str, Any]:
     daemon = _port_numbox(p, "Daemon Port", "Daemon", "daemon_port", DEFAULT_DAEMON_PORT,
                           [560, 775, 60, 15], [440, 93, 76, 16],
                           "UDP port of the loopwatch daemon on 127.0.0.1 ([osc] port, --osc-port).")
-    daemon_t = p.newobj("t l l", 1, 2, ["", ""], [560, 800, 40, 22])
+    daemon_t = p.newobj("t i i", 1, 2, ["int", "int"], [560, 800, 40, 22])
     daemon_port = p.newobj("prepend port", 1, 1, [""], [600, 830, 80, 22])
     daemon_set = p.newobj("prepend setdaemonport", 1, 1, [""], [560, 860, 130, 22])
     p.connect(daemon, 0, daemon_t, 0)
@@ -419,8 +422,6 @@ def build_patch(js_source: str) -> Dict[str, Any]:
     p.connect(daemon_t, 0, daemon_set, 0)
     to_engines(daemon_set)
 
-    p.live_comment("click a row to select it", [700, 680, 140, 18], [356, 120, 162, 16],
-                   "hint_label", DIM_FG, 9.0)
 
     parameters: Dict[str, Any] = dict(sorted(p.parameters.items(), key=lambda kv: int(kv[0][4:])))
     parameters["inherited_shortname"] = 1

@@ -22,6 +22,7 @@
  *   4  info line ([live.comment], "set ...")
  *   5  "engine <name>" when this copy is the running engine (closes the
  *      [gate] in front of the [js] fallback when the embedded [v8] runs)
+ *   6  selection line ([live.comment], "set ..."): what Ack will acknowledge
  *
  * Nothing is sent, drawn or asked of Live before "init" (live.thisdevice):
  * LiveAPI is only ever created after it, never in global code.
@@ -35,7 +36,7 @@
 
 autowatch = 0;
 inlets = 1;
-outlets = 6;
+outlets = 7;
 
 var OUT_OSC = 0;
 var OUT_TABLE = 1;
@@ -43,6 +44,7 @@ var OUT_STATUS = 2;
 var OUT_COUNT = 3;
 var OUT_INFO = 4;
 var OUT_ENGINE = 5;
+var OUT_SELECTION = 6;
 
 var PROTOCOL_VERSION = 1;
 var DEFAULT_REPLY_PORT = 9702;   // loopwatch.config.DEFAULT_M4L_PORT
@@ -80,6 +82,7 @@ setoutletassist(OUT_STATUS, "status line (set ...)");
 setoutletassist(OUT_COUNT, "alert count (set ...)");
 setoutletassist(OUT_INFO, "info line (set ...)");
 setoutletassist(OUT_ENGINE, "engine announcement (closes the js fallback gate)");
+setoutletassist(OUT_SELECTION, "selection line (set ...)");
 
 // True in the [js loopwatch.js fallback] copy.
 var IS_FALLBACK = (typeof jsarguments !== "undefined") && jsarguments.length > 1 &&
@@ -216,6 +219,11 @@ function joinAtoms(value) {
     return toStr(value);
 }
 joinAtoms.local = 1;
+
+function isPress(value) {
+    return value === undefined || value === "bang" || toNum(value, 1) !== 0;
+}
+isPress.local = 1;
 
 function isConnected() {
     return S.lastStatusMs >= 0 && (nowMs() - S.lastStatusMs) <= CONNECTED_WINDOW_MS;
@@ -372,6 +380,24 @@ function renderInfo() {
 }
 renderInfo.local = 1;
 
+function selectionText() {
+    var i = indexOfAlert(S.selectedId);
+    if (i < 0) {
+        var n = S.alerts.length;
+        return n ? "Ack: all " + n + " (no row selected)" : "click a row to select it";
+    }
+    var a = S.alerts[i];
+    return "Ack: " + a.check + " at " + formatTime(a.t0) + " in " + basename(a.path);
+}
+selectionText.local = 1;
+
+function renderSelection() {
+    if (S.ready) {
+        outlet(OUT_SELECTION, "set", selectionText());
+    }
+}
+renderSelection.local = 1;
+
 function renderNow() {
     S.renderPending = false;
     if (!S.ready) {
@@ -393,6 +419,12 @@ function renderNow() {
         outlet(OUT_TABLE, "set", 3, i, formatTime(a.t0));
         outlet(OUT_TABLE, "cell", 0, i, "brgb", style.rgb[0], style.rgb[1], style.rgb[2]);
     }
+    var selected = indexOfAlert(S.selectedId);
+    if (selected >= 0) {
+        // keep the table's highlight on the selected alert as rows move
+        outlet(OUT_TABLE, "select", 0, selected);
+    }
+    renderSelection();
     outlet(OUT_COUNT, "set", countText());
     renderStatus();
 }
@@ -666,13 +698,20 @@ function colour_clips(on) {
     }
 }
 
-function clear_button() {
+function clear_button(value) {
+    if (!isPress(value)) {
+        return;
+    }
     S.alerts = [];
     S.selectedId = -1;
     scheduleRender();
 }
 
-function ack_button() {
+// live.text in button mode: a bang (or 1) on click; a 0 is ignored.
+function ack_button(value) {
+    if (!isPress(value)) {
+        return;
+    }
     var acked;
     if (S.selectedId >= 0) {
         var sel = S.selectedId;
@@ -692,6 +731,7 @@ function ack_button() {
 function select_row(col, row) {
     var r = toInt(row, -1);
     S.selectedId = (r >= 0 && r < S.alerts.length) ? S.alerts[r].id : -1;
+    renderSelection();
 }
 
 // ---------------------------------------------------------------- daemon pushes

@@ -51,7 +51,7 @@ test('before live.thisdevice: no output, no LiveAPI, but state is kept', () => {
   h.send('setport', 9710);
   h.send('colour_clips', 1);
   h.flush();
-  assert.deepEqual(h.out.map((o) => o.length), [0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(h.out.map((o) => o.length), [0, 0, 0, 0, 0, 0, 0]);
   assert.equal(h.live.constructed.length, 0);
   assert.equal(h.state().alerts.length, 7);
   assert.equal(h.state().replyPort, 9710);
@@ -183,7 +183,9 @@ test('Clear empties the list locally; the daemon is not told; a later sync start
   feed(h, SESSION);
   h.flush();
   const sent = h.osc.length;
-  h.send('clear_button');
+  h.send('clear_button', 0);
+  assert.equal(h.state().alerts.length, 7, 'a button release does nothing');
+  h.send('clear_button', 1);
   h.flush();
   assert.deepEqual(h.alertIds(), []);
   assert.equal(h.osc.length, sent);
@@ -199,10 +201,14 @@ test('Ack acknowledges the selected alert, or every alert when none is selected'
   h.thisdevice();
   feed(h, SESSION);
   h.flush();
+  assert.equal(h.text.selection, 'Ack: all 7 (no row selected)');
   // click the third row (the table outputs "col row value")
   h.send('select_row', 1, 2, 'Pad 7.wav');
+  assert.equal(h.text.selection, 'Ack: clipping at 10.000 s in Pad 7.wav');
   const before = h.osc.length;
-  h.send('ack_button');
+  h.send('ack_button', 0);  // a button release (0) does nothing
+  assert.equal(h.osc.length, before);
+  h.send('ack_button', 'bang');
   h.flush();
   assert.deepEqual(h.osc.slice(before), [['/loopwatch/ack', 7]]);
   assert.deepEqual(h.alertIds(), [9, 8, 6, 5, 4, 3]);
@@ -222,6 +228,8 @@ test('Ack acknowledges the selected alert, or every alert when none is selected'
   h.send('select_row', 0, 1, '');  // id 20
   h.osc_in(...alert(22));
   h.flush();
+  assert.deepEqual(h.table.selected, [0, 2], 'the highlight moves with the alert');
+  assert.match(h.text.selection, /^Ack: click at 1\.000 s in take 20\.wav$/);
   const before3 = h.osc.length;
   h.send('ack_button');
   assert.deepEqual(h.osc.slice(before3), [['/loopwatch/ack', 20]]);

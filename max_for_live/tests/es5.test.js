@@ -87,5 +87,5 @@ test('loopwatch.js parses as a sloppy-mode script and never touches LiveAPI in g
   vm.createContext(ctx);
   vm.runInContext(source, ctx);
   assert.equal(ctx.inlets, 1);
-  assert.equal(ctx.outlets, 6);
+  assert.equal(ctx.outlets, 7);
 });

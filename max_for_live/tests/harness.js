@@ -221,13 +221,14 @@ function makeTask(h) {
 // ------------------------------------------------------------------ UI models
 
 class CellBlock {
-  constructor() { this.rows = 1; this.cells = {}; this.colours = {}; this.widths = {}; }
+  constructor() { this.rows = 1; this.cells = {}; this.colours = {}; this.widths = {}; this.selected = null; }
   apply(msg) {
     const [sel, ...a] = msg;
     if (sel === 'clear' && a[0] === 'all') { this.cells = {}; return; }
     if (sel === 'rows') { this.rows = a[0]; return; }
     if (sel === 'set') { this.cells[`${a[0]},${a[1]}`] = String(a[2]); return; }
     if (sel === 'col' && a[1] === 'width') { this.widths[a[0]] = a[2]; return; }
+    if (sel === 'select') { this.selected = [a[0], a[1]]; return; }
     if (sel === 'cell' && a[2] === 'brgb') {
       const key = `${a[0]},${a[1]}`;
       if (a.length === 3) delete this.colours[key];
@@ -257,11 +258,11 @@ function createDevice(options) {
     tasks: new Set(),
     liveReady: false,
     live: new FakeLive(options.live),
-    out: [[], [], [], [], [], []],
+    out: [[], [], [], [], [], [], []],
     osc: [],
     posts: [],
     table: new CellBlock(),
-    text: { status: '', count: '', info: '' },
+    text: { status: '', count: '', info: '', selection: '' },
     routes: routeMap(options.patcher),
   };
   const sandbox = {
@@ -277,9 +278,9 @@ function createDevice(options) {
       h.out[n].push(msg);
       if (n === 0) h.osc.push(msg);
       else if (n === 1) h.table.apply(msg);
-      else if (n >= 2 && n <= 4) {
+      else if ((n >= 2 && n <= 4) || n === 6) {
         if (msg[0] !== 'set') throw new Error(`live.comment expects set, got ${JSON.stringify(msg)}`);
-        h.text[['status', 'count', 'info'][n - 2]] = msg.slice(1).join(' ');
+        h.text[{ 2: 'status', 3: 'count', 4: 'info', 6: 'selection' }[n]] = msg.slice(1).join(' ');
       }
     },
   };
