@@ -1,0 +1,202 @@
+"""``loopwatch train``: learn a library's normal loops and save the model by name."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from loopwatch.cli._common import fail, print_json, warn
+
+_PHASES = {"pretrain": "pre-training autoencoder", "svdd": "Deep SVDD"}
+
+
+def _fmt(v: Any, digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+def train_cmd(
+    paths: list[Path] = typer.Argument(..., help="Folders (walked recursively) and audio files of normal loops."),
+    name: str = typer.Option(..., "--name", "-n", help="Name to save the model under."),
+    encoder: str = typer.Option(None, "--encoder", "-e", help="clap-music (default), clap-fusion or spectral."),
+    detector: str = typer.Option("aewres", "--detector", "-d", help="aewres (default), ae, iforest or pca."),
+    quantile: float = typer.Option(0.95, "--quantile", "-q", help="Threshold quantile of the validation scores."),
+    compare: bool = typer.Option(False, "--compare", help="Also train the other three detectors on the same "
+                                 "split and print their thresholds and validation score spreads side by side."),
+    force: bool = typer.Option(False, "--force", "-f", help="Replace an existing model of the same name."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split, the initialisation and the batch order."),
+    max_epochs: int = typer.Option(None, "--max-epochs", help="Cap on epochs per training phase (default 1000)."),
+    no_embeddings: bool = typer.Option(False, "--no-embeddings", help="Do not store the training embeddings "
+                                       "(smaller file; `score --nearest` and `report` latent views need them)."),
+    device: str = typer.Option(None, "--device", help="Encoder device: cuda, mps or cpu (default: the best)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON records (skipped files, comparison, summary)."),
+) -> None:
+    """Train a detector on a folder of normal loops and save it as NAME.
+
+    Files are embedded through the cache, split 80/20 by file into training and
+    validation sets, and the detector's threshold is set to the QUANTILE of the
+    validation scores.
+    """
+    from loopwatch.cli._common import progress
+    from loopwatch.config import load_config
+    from loopwatch.detect import DETECTOR_LABELS, DETECTOR_TYPES
+    from loopwatch.embed import EncoderError
+    from loopwatch.embedding import embed_files
+    from loopwatch.files import iter_audio_files
+    from loopwatch.modelstore import FEW_TRAIN_FILES, MIN_TRAIN_FILES, ModelError, TrainedModel, model_paths
+
+    t_start = time.perf_counter()
+    cfg = load_config()
+    enc_name = encoder or cfg["embed"]["encoder"]
+    if detector not in DETECTOR_TYPES:
+        fail(f"unknown detector {detector!r}; choose from {', '.join(DETECTOR_TYPES)}")
+    if not 0.0 < quantile < 1.0:
+        fail(f"--quantile must be between 0 and 1, got {quantile}")
+    try:
+        st_path, js_path = model_paths(name)
+    except ModelError as exc:
+        fail(str(exc))
+    if not force and (st_path.exists() or js_path.exists()):
+        fail(f"a model named {name!r} exists already ({js_path}); choose another name or pass --force")
+    try:
+        files = list(iter_audio_files(paths))
+    except FileNotFoundError as exc:
+        fail(str(exc))
+    if not files:
+        fail("no audio files found")
+
+    # 1. embeddings, through the cache
+    try:
+        with progress(transient=True) as bar:
+            task = bar.add_task(f"embedding ({enc_name})", total=len(files))
+            res = embed_files(files, enc_name, device=device or cfg["embed"]["device"],
+                              max_duration=cfg["audio"]["max_duration_s"],
+                              batch_size=cfg["embed"]["batch_size"] or None,
+                              progress=lambda d, t: bar.update(task, completed=d))
+    except EncoderError as exc:
+        fail(str(exc))
+    for p, reason in res.errors:
+        if as_json:
+            print_json({"type": "skipped", "path": str(p), "error": reason})
+        else:
+            warn(f"skipped {reason}")
+    n_distinct = len(set(res.hashes))
+    if n_distinct < MIN_TRAIN_FILES:
+        fail(f"need at least {MIN_TRAIN_FILES} distinct readable audio files to train, got {n_distinct} "
+             f"({len(res.errors)} skipped)")
+    if n_distinct < FEW_TRAIN_FILES and not as_json:
+        warn(f"only {n_distinct} files: the threshold rests on about {round(0.2 * n_distinct)} validation scores; "
+             f"{FEW_TRAIN_FILES}+ loops give a steadier model")
+
+    params: dict[str, Any] = {}
+    if max_epochs is not None:
+        if max_epochs < 1:
+            fail("--max-epochs must be at least 1")
+        params["max_epochs"] = max_epochs
+
+    def fit(kind: str) -> TrainedModel:
+        p = params if kind in ("ae", "aewres") else {}
+        with progress(transient=True) as bar:
+            tasks: dict[str, int] = {}
+
+            def on_epoch(phase: str, epoch: int, total: int, train_loss: float, val_loss: float) -> None:
+                if phase not in tasks:
+                    for other in tasks.values():  # the previous phase stopped early: show it complete
+                        bar.update(other, total=bar.tasks[other].completed)
+                    tasks[phase] = bar.add_task(f"{kind}: {_PHASES.get(phase, phase)}", total=total)
+                bar.update(tasks[phase], completed=epoch,
+                           description=f"{kind}: {_PHASES.get(phase, phase)} (val loss {val_loss:.4g})")
+
+            try:
+                return TrainedModel.train(name, res.X, res.hashes, [str(p_) for p_ in res.paths], encoder=res.encoder,
+                                          prep_version=res.prep_version, detector=kind, quantile=quantile, params=p,
+                                          seed=seed, keep_embeddings=not no_embeddings, n_skipped=len(res.errors),
+                                          progress=on_epoch)
+            except ModelError as exc:
+                fail(str(exc))
+
+    model = fit(detector)
+    others: list[TrainedModel] = []
+    if compare:
+        others = [fit(k) for k in DETECTOR_TYPES if k != detector]
+    try:
+        model.save(overwrite=force)
+    except (ModelError, OSError) as exc:
+        fail(str(exc))
+    elapsed = time.perf_counter() - t_start
+    info = model.detector.info_
+
+    if compare:
+        rows = [_spread(m) for m in sorted([model, *others], key=lambda m: DETECTOR_TYPES.index(m.kind))]
+        if as_json:
+            for r in rows:
+                print_json({"type": "detector", **r})
+        else:
+            _print_compare(rows, DETECTOR_LABELS)
+
+    summary = {
+        "type": "summary", "name": name, "detector": model.kind, "encoder": res.encoder,
+        "prep_version": res.prep_version, "files_found": len(files), "files_used": len(res),
+        "files_skipped": len(res.errors), "n_train": info.get("n_train"), "n_val": info.get("n_val"),
+        "epochs": info.get("epochs"), "epochs_pretrain": info.get("epochs_pretrain"),
+        "epochs_svdd": info.get("epochs_svdd"), "val_loss": info.get("val_loss"),
+        "threshold": model.threshold, "quantile": model.detector.quantile,
+        "train_seconds": info.get("seconds"), "seconds": round(elapsed, 3),
+        "cached": res.n_cached, "computed": res.n_computed, "model_path": str(js_path),
+    }
+    if as_json:
+        print_json(summary)
+        return
+    epochs = "-" if info.get("epochs") is None else (
+        f"{info['epochs']} ({info.get('epochs_pretrain')} pre-training + {info.get('epochs_svdd')} Deep SVDD)")
+    lines = [
+        f"model        {name} ({DETECTOR_LABELS[model.kind]}, {res.encoder} {model.dim}-d)",
+        f"files        {len(res)} used ({info.get('n_train')} train / {info.get('n_val')} validation), "
+        f"{len(res.errors)} skipped; {res.n_cached} embeddings from cache, {res.n_computed} computed",
+        f"epochs       {epochs}",
+        f"val loss     {_fmt(info.get('val_loss'))}",
+        f"threshold    {model.threshold:.6g} ({model.detector.quantile:g} quantile of validation scores)",
+        f"time         {elapsed:.1f} s (training {info.get('seconds', 0):.1f} s)",
+        f"saved        {js_path}",
+    ]
+    typer.echo("\n".join(lines))
+
+
+def _spread(m) -> dict[str, Any]:
+    import numpy as np
+
+    v = m.detector.val_scores_
+    t = m.detector.train_scores_
+    q = np.quantile(v, [0.0, 0.25, 0.5, 0.75, 0.95, 1.0])
+    med = float(q[2])
+    return {"detector": m.kind, "threshold": m.threshold, "val_min": float(q[0]), "val_q25": float(q[1]),
+            "val_median": med, "val_q75": float(q[3]), "val_q95": float(q[4]), "val_max": float(q[5]),
+            "val_iqr_over_median": float((q[3] - q[1]) / med) if med > 0 else None,
+            "train_median": float(np.median(t)), "epochs": m.detector.info_.get("epochs"),
+            "seconds": m.detector.info_.get("seconds")}
+
+
+def _print_compare(rows: list[dict[str, Any]], labels: dict[str, str]) -> None:
+    from rich.table import Table
+
+    from loopwatch.cli._common import console
+
+    table = Table(title="detectors on the same split (validation score spread)")
+    for col in ("detector", "threshold", "val min", "val q25", "val median", "val q75", "val max", "IQR/median",
+                "train median", "epochs", "seconds"):
+        table.add_column(col, justify="left" if col == "detector" else "right")
+    for r in rows:
+        table.add_row(labels[r["detector"]], _fmt(r["threshold"]), _fmt(r["val_min"]), _fmt(r["val_q25"]),
+                      _fmt(r["val_median"]), _fmt(r["val_q75"]), _fmt(r["val_max"]), _fmt(r["val_iqr_over_median"], 3),
+                      _fmt(r["train_median"]), _fmt(r["epochs"]), _fmt(r["seconds"], 3))
+    console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_cmd)
