@@ -306,9 +306,10 @@ def build_patch(js_source: str) -> Dict[str, Any]:
     info = p.live_comment("", [20, 860, 330, 18], [4, 151, 514, 16], "info_line", DIM_FG, 9.0)
     selection = p.live_comment("click a row to select it", [700, 620, 160, 30], [356, 114, 162, 34],
                                "selection_line", DIM_FG, 9.0)
-    headers = [("sev", 4), ("file", 44), ("check", 194), ("time", 274)]
-    for i, (text, x) in enumerate(headers):
-        p.live_comment(text, [20 + 60 * i, 650, 50, 18], [x, 18, 60, 14], f"header_{text}", DIM_FG, 9.0)
+    # column headers over the table; widths match loopwatch.js COLUMN_WIDTHS
+    headers = [("sev", 4, 40), ("file", 44, 150), ("check", 194, 80), ("time", 274, 62)]
+    for i, (text, x, w) in enumerate(headers):
+        p.live_comment(text, [20 + 60 * i, 650, 50, 18], [x, 18, w, 14], f"header_{text}", DIM_FG, 9.0)
 
     table = p.add({
         "bgcolor": LCD_BG,

@@ -345,6 +345,13 @@ def test_ui_controls_reach_the_script(graph, patcher):
     for varname in ("status_line", "alert_count", "info_line", "selection_line", "alert_table", "ack_button", "clear_button",
                     "colour_clips", "listen_port", "daemon_port"):
         assert graph.named(varname).get("presentation") == 1, varname
+    # the column headers sit over the table's columns
+    js = (M4L / "loopwatch.js").read_text(encoding="utf-8")
+    widths = [int(w) for w in re.search(r"var COLUMN_WIDTHS = \[([\d, ]+)\];", js).group(1).split(",")]
+    x = graph.named("alert_table")["presentation_rect"][0]
+    for name, width in zip(("sev", "file", "check", "time"), widths):
+        assert graph.named(f"header_{name}")["presentation_rect"][0::2] == [x, width], name
+        x += width
     # every Live parameter is listed once, with a unique long name
     params = {k: v for k, v in patcher["parameters"].items() if k.startswith("obj-")}
     assert len({v[0] for v in params.values()}) == len(params) == 5
