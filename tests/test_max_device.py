@@ -438,50 +438,52 @@ def test_requests_the_script_sends_are_valid_protocol_requests():
     assert ports[0] == DEFAULT_M4L_PORT and ports[-1] == 9712
 
 
-def _free_port(preferred: int) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.bind(("127.0.0.1", preferred))
-            return preferred
-        except OSError:  # another test or a running daemon holds it
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
-
-
 def test_end_to_end_daemon_datagrams_reach_the_device_as_udpreceive_decodes_them(graph, tmp_path):
     """python-osc plays the device: it listens on the device's port for the
     device's routed addresses; the daemon's datagrams are sent over UDP."""
     udp = graph.text("udpreceive ")
     device_port = int(udp["text"].split()[1])
     routed = graph.text("route ")["text"].split()[1:]
-    port = _free_port(device_port)
+    datagrams = osc_fixtures.session_datagrams()
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.bind(("127.0.0.1", 0))
+    ours = sender.getsockname()
 
     received: list[list] = []
     unexpected: list[str] = []
     done = threading.Event()
-    datagrams = osc_fixtures.session_datagrams()
 
-    def on_routed(address, *args):
+    def on_routed(client, address, *args):
+        if client != ours:
+            return  # a daemon running on this machine may push to the same port
         received.append([address, *args])
         if len(received) == len(datagrams):
             done.set()
 
+    def on_other(client, address, *args):
+        if client == ours:
+            unexpected.append(address)
+
     dispatcher = Dispatcher()
     for address in routed:
-        dispatcher.map(address, on_routed)
-    dispatcher.set_default_handler(lambda address, *args: unexpected.append(address))
-    server = BlockingOSCUDPServer(("127.0.0.1", port), dispatcher)
+        dispatcher.map(address, on_routed, needs_reply_address=True)
+    dispatcher.set_default_handler(on_other, needs_reply_address=True)
+    try:
+        server = BlockingOSCUDPServer(("127.0.0.1", device_port), dispatcher)
+    except OSError:  # the port is taken (a LoopWatch test or device elsewhere): any port shows the same
+        server = BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+    port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
-            for dgram in datagrams:
-                sender.sendto(dgram, ("127.0.0.1", port))
-                time.sleep(0.001)
+        for dgram in datagrams:
+            sender.sendto(dgram, ("127.0.0.1", port))
+            time.sleep(0.001)
         assert done.wait(5.0), f"received {len(received)} of {len(datagrams)} datagrams"
     finally:
         server.shutdown()
         server.server_close()
+        sender.close()
         thread.join(5)
     assert unexpected == []
     assert received == [osc_fixtures.udpreceive_decode(d) for d in datagrams]
