@@ -252,6 +252,7 @@ def check_results(out: dict, transport_word: str, unit: str = " dB") -> None:
     assert out["undo"] == [{"label": "loopwatch: score selected items", "flags": -1}]
     assert out["changes_outside_undo"] == []
     assert out["undo_depth"] == 0 and out["refresh_depth"] == 0
+    assert out["missing_api"] == []  # only modelled ReaScript functions were used
     assert f"via {transport_word}" in out["console"]
 
     # a: previous loopwatch marker replaced, the user's marker kept

@@ -4,7 +4,7 @@
 -- The daemon appends one JSON object per line to journal.jsonl (docs/osc.md,
 -- "Journal"). When the file passes 10 MB it is renamed journal.jsonl.1 and a
 -- new one is started. A reader notices the rotation when the file is shorter
--- than its read position or its first bytes changed; it then reads what it had
+-- than its read position or its first line changed; it then reads what it had
 -- not yet read from journal.jsonl.1 and starts the new file from the top.
 -- A line without its newline yet is kept until the rest arrives.
 
@@ -15,7 +15,15 @@ local M = {}
 local Tail = {}
 Tail.__index = Tail
 
-local HEAD_BYTES = 64
+-- The file's first line identifies it (every record has its own timestamp and id).
+local HEAD_BYTES = 4096
+
+local function read_head(f, size)
+  f:seek("set", 0)
+  local data = f:read(math.min(HEAD_BYTES, size)) or ""
+  local nl = data:find("\n", 1, true)
+  return nl and data:sub(1, nl) or data
+end
 
 --- Create a follower.
 -- @param path journal file
@@ -39,8 +47,7 @@ function Tail:_position(f, size)
     self.pos = math.max(0, size - back)
     self.skip_first_line = self.pos > 0
   end
-  f:seek("set", 0)
-  self.head = f:read(math.min(HEAD_BYTES, size)) or ""
+  self.head = read_head(f, size)
 end
 
 local function parse_lines(self, data, out)
@@ -76,8 +83,7 @@ function Tail:poll()
   if self.pos == nil then
     self:_position(f, size)
   else
-    f:seek("set", 0)
-    local head = f:read(math.min(HEAD_BYTES, size)) or ""
+    local head = read_head(f, size)
     local known = self.head or ""
     local rotated = size < self.pos
       or (#known > 0 and head:sub(1, #known) ~= known)
@@ -85,7 +91,7 @@ function Tail:poll()
       -- Finish the old file (now journal.jsonl.1) if it is the one we were reading.
       local old = io.open(self.path .. ".1", "rb")
       if old then
-        local old_head = old:read(math.min(HEAD_BYTES, #known)) or ""
+        local old_head = old:read(#known) or ""
         if #known > 0 and old_head == known then
           local old_size = file_size(old)
           if old_size > self.pos then
@@ -99,8 +105,8 @@ function Tail:poll()
       self.pos = 0
       self.skip_first_line = false
       self.head = head
-    elseif #known < HEAD_BYTES and #head > #known then
-      self.head = head
+    elseif #head > #known then
+      self.head = head -- the first line was still being written
     end
   end
   if size > self.pos then

@@ -9,7 +9,8 @@
 --   OscFeed      binds 127.0.0.1:<panel_port> (default 9703), subscribes to the
 --                daemon (/loopwatch/subscribe <id> reaper <port>), renews every
 --                5 s, asks for a replay (/loopwatch/sync <id> <last id>) at
---                start and whenever the daemon answers again after a silence,
+--                start, when the daemon first answers after starting later
+--                than the panel, and when it answers again after a silence,
 --                and unsubscribes on exit. Needs LuaSocket.
 --   JournalFeed  follows journal.jsonl (the last 256 KB at start, then what is
 --                appended; rotation is handled by loopwatch_journal).
@@ -220,6 +221,7 @@ function OscFeed:poll(t)
     if self.want_sync then
       self:send("/loopwatch/sync", "si", { self.client_id, self.panel.last_id })
       self.want_sync = false
+      self.sync_sent_at = t
     end
     self.next_renew = t + env.get_number("panel_renew_s")
   end
@@ -231,8 +233,10 @@ function OscFeed:poll(t)
     end
     local address, tags, args = osc.decode(data)
     if address then
-      if self.last_heard and t - self.last_heard > M.RESYNC_AFTER_S then
-        -- The daemon was gone (restarted?): ask for what we missed.
+      local gone = self.last_heard and t - self.last_heard > M.RESYNC_AFTER_S
+      local late = not self.last_heard and self.sync_sent_at and t - self.sync_sent_at > 2
+      if gone or late then
+        -- The daemon was away (not started yet, or restarted): ask for what we missed.
         self.want_sync = true
         self.next_renew = t
       end

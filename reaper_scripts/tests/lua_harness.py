@@ -86,17 +86,22 @@ def run_script(sc: dict[str, Any], tmp_path: Path, name: str = "run", timeout: f
     return finish(proc, out_path, timeout)
 
 
-def run_eval(tmp_path: Path, lua: str, name: str = "eval", **kw: Any) -> Any:
-    """Run Lua code with the stub installed; returns what the code returned."""
+def run_eval(tmp_path: Path, lua: str, name: str = "eval", env: dict[str, str] | None = None,
+             unset: tuple[str, ...] = (), **kw: Any) -> Any:
+    """Run Lua code with the stub installed; returns what the code returned.
+    `env` adds environment variables for the Lua process, `unset` removes some."""
     sc = scenario(tmp_path, **kw)
     sc["lua"] = lua
     sc_path = tmp_path / f"{name}-scenario.json"
     out_path = tmp_path / f"{name}-out.json"
     sc_path.write_text(json.dumps(sc))
+    proc_env = lua_env(env)
+    for k in unset:
+        proc_env.pop(k, None)
     r = subprocess.run(
         [LUA, str(HERE / "run_lib.lua"), "eval", str(sc_path), str(out_path)],
         capture_output=True,
-        env=lua_env(),
+        env=proc_env,
         timeout=60,
     )
     assert r.returncode == 0, r.stderr.decode()

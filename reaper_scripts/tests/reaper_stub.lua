@@ -7,8 +7,9 @@
 -- the project's edit cursor and selection, ExtState, undo blocks, the console,
 -- reaper.defer/atexit, ExecProcess (runs the command for real), GetOS and
 -- GetResourcePath. Function names and argument types follow the ReaScript API;
--- calling a function REAPER does not have is an error, and so is a wrong
--- argument type for the functions that check them.
+-- a wrong argument type is an error for the functions that check them, and
+-- every name read that the stub does not have is recorded (tests check that
+-- only optional, feature-tested functions are among them).
 --
 -- The clock is real (LuaSocket's gettime/sleep), because the scripts talk to
 -- real sockets, files and processes.
@@ -81,7 +82,7 @@ function S.install(sc)
   S.atexit = {}
   S.exec_calls = {}
   S.action_options = {}
-  S.toggle = nil
+  S.toggles = {}
   S.edit_cursor = 0
   S.cursor_moves = {}
   S.commands = {}
@@ -133,9 +134,14 @@ function S.install(sc)
 
   local R = {}
   S.R = R
+  -- Like REAPER, a function that is not there reads as nil (scripts test for
+  -- optional ones such as set_action_options or ReaImGui); the names read are
+  -- recorded, and tests check that only such feature tests hit nothing.
+  S.missing = {}
   _G.reaper = setmetatable(R, {
     __index = function(_, k)
-      error("reaper stub: reaper." .. tostring(k) .. " is not part of the modelled ReaScript API", 2)
+      S.missing[tostring(k)] = true
+      return nil
     end,
   })
   S.define_api(R, sc)
@@ -504,7 +510,8 @@ function S.define_api(R, sc)
     end
   end
   function R.SetToggleCommandState(section, cmd, state)
-    S.toggle = state
+    check(is_int(section) and is_int(cmd) and is_int(state), "SetToggleCommandState(section, cmd, state)")
+    S.toggles[#S.toggles + 1] = state
     return true
   end
   function R.RefreshToolbar2(section, cmd) end
@@ -637,7 +644,15 @@ function S.dump()
     extstate = S.extstate,
     exec_calls = json.array(S.exec_calls),
     action_options = json.array(S.action_options),
-    toggle = S.toggle,
+    toggles = json.array(S.toggles),
+    missing_api = (function()
+      local names = {}
+      for k in pairs(S.missing) do
+        names[#names + 1] = k
+      end
+      table.sort(names)
+      return json.array(names)
+    end)(),
     edit_cursor = S.edit_cursor,
     cursor_moves = json.array(S.cursor_moves),
     commands = json.array(S.commands),

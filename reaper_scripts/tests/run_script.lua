@@ -60,7 +60,12 @@ local function seen_text(text)
   return S.imgui ~= nil and S.imgui.labels[text] == true
 end
 
+local started = S.R.time_precise()
+
 local function stop(n)
+  if sc.stop_not_before_s and S.R.time_precise() - started < sc.stop_not_before_s then
+    return false
+  end
   if stop_countdown then
     stop_countdown = stop_countdown - 1
     return stop_countdown <= 0
