@@ -302,3 +302,38 @@ def test_panel_syncs_when_the_daemon_starts_later(tmp_path):
     assert out["imgui"]["clicks"] == ["Bass 1.wav##31"]
     assert [i["selected"] for i in out["items"]] == [False, True, False]
     assert out["edit_cursor"] == pytest.approx(12.0)
+
+
+CLICK_LUA = r"""
+local P = require("loopwatch_panel")
+local p = P.new()
+for _, r in ipairs(S.sc.records) do p:apply(r) end
+local out = {}
+for i = 1, #p.rows do
+  local ok, msg, info, proj = p:click(i)
+  local sel = {}
+  for k = 0, reaper.CountMediaItems(0) - 1 do
+    sel[#sel + 1] = reaper.IsMediaItemSelected(reaper.GetMediaItem(0, k))
+  end
+  out[i] = { id = p.rows[i].id, ok = ok, msg = msg, proj = proj or false, selected = sel }
+end
+return out
+"""
+
+
+def test_click_matching_rules(tmp_path):
+    items, bass, pad = panel_items(tmp_path)
+    records = [
+        alert_rec(1, "/mnt/elsewhere/Media/Pad.wav", 5.5),  # same name, other mount: fallback
+        alert_rec(2, "input:Scarlett 2i2", 3.0),
+        alert_rec(3, str(bass), 9.0),  # no item plays file time 9
+        alert_rec(4, "\u2026/Media/Bass 1.wav", 2.0),  # shortened path: matched by its end
+    ]
+    res = H.run_eval(tmp_path, CLICK_LUA, items=items, records=records)
+    by_id = {r["id"]: r for r in res}
+    assert by_id[4]["ok"] and by_id[4]["proj"] == pytest.approx(2.0)
+    assert by_id[4]["selected"] == [True, False, False]
+    assert by_id[3]["ok"] is False and by_id[3]["msg"] == "no item in this project plays Bass 1.wav at 0:09.000"
+    assert by_id[2]["ok"] is False and "live input alert" in by_id[2]["msg"]
+    assert by_id[1]["ok"] and by_id[1]["proj"] == pytest.approx(20.75)
+    assert by_id[1]["selected"] == [False, False, True]

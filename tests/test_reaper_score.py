@@ -91,6 +91,7 @@ def test_mapping_sections_playrate_reverse(tmp_path):
     midi = H.item("/m/f.mid")
     midi["takes"][0]["midi"] = True
     items.append(midi)
+    items.append(H.item("Audio/rel.wav"))  # a path relative to the project folder
     probes = [
         [[2.0, 2.0]],
         [[5.0, 5.01], [7.5, 7.5]],
@@ -98,8 +99,8 @@ def test_mapping_sections_playrate_reverse(tmp_path):
         [[3.0, 3.0]],
         [[4.0, 4.0]],
     ]
-    res = H.run_eval(tmp_path, MAPPING_LUA, items=items, probes=probes)
-    a, b, c, d, e, f = res
+    res = H.run_eval(tmp_path, MAPPING_LUA, items=items, probes=probes, project_file="/proj/Song/song.RPP")
+    a, b, c, d, e, f, g = res
     assert (a["start_s"], a["length_s"]) == pytest.approx((1.0, 2.0))
     assert a["probes"][0]["srcpos"] == pytest.approx(2.0)
     assert a["probes"][0]["project"] == pytest.approx(6.0)
@@ -129,6 +130,7 @@ def test_mapping_sections_playrate_reverse(tmp_path):
     assert e["probes"][0]["project"] == pytest.approx(41.0)
 
     assert f == {"skipped": "MIDI take"}
+    assert g["path"] == "/proj/Song/Audio/rel.wav"
 
 
 # Inbox + journal ------------------------------------------------------------------------------

@@ -87,7 +87,7 @@ function M.source_file(root)
     return nil
   end
   if not env.is_absolute(fn) then
-    local _, projfn = reaper.EnumProjects(-1, "")
+    local _, projfn = reaper.EnumProjects(-1)
     if projfn and projfn ~= "" then
       fn = env.join(env.dirname(projfn), fn)
     end
@@ -262,19 +262,36 @@ end
 
 -- Finding items -------------------------------------------------------------------
 
+local function same_name(a, b)
+  return env.norm_path(env.basename(a)) == env.norm_path(env.basename(b))
+end
+
 --- The item whose active take plays file `path` at file time `t` (visible).
--- Prefers selected items, then the earliest on the timeline.
+-- Prefers selected items, then the earliest on the timeline. When no item
+-- uses that exact path, an item playing a file of the same name is taken
+-- (the daemon may see the folder through another path, e.g. a symlink or
+-- another mount point).
 -- @return info (see item_info) and the project time of t, or nil
 function M.find_item(path, t)
-  local best, best_key
+  local infos = {}
   for i = 0, reaper.CountMediaItems(0) - 1 do
-    local item = reaper.GetMediaItem(0, i)
-    local info = M.item_info(item)
-    if info and env.same_path(path, info.path) and (t == nil or M.contains(info, t)) then
-      local key = (reaper.IsMediaItemSelected(item) and 0 or 1e12) + info.position
-      if best == nil or key < best_key then
-        best, best_key = info, key
+    local info = M.item_info(reaper.GetMediaItem(0, i))
+    if info and (t == nil or M.contains(info, t)) then
+      infos[#infos + 1] = info
+    end
+  end
+  local best, best_key
+  for _, match in ipairs({ env.same_path, same_name }) do
+    for _, info in ipairs(infos) do
+      if match(path, info.path) then
+        local key = (reaper.IsMediaItemSelected(info.item) and 0 or 1e12) + info.position
+        if best == nil or key < best_key then
+          best, best_key = info, key
+        end
       end
+    end
+    if best then
+      break
     end
   end
   if not best then

@@ -169,18 +169,21 @@ function Osc:send(address, tags, args)
   return self.udp:sendto(osc.encode(address, tags, args), self.host, self.port)
 end
 
+-- Only answers to our own requests come to this socket, and only one request
+-- is in flight: alerts and file verdicts belong to it (the daemon may spell
+-- the path differently, e.g. resolved through a symlink).
 function Osc:_message(job, address, tags, args)
   self.heard = true
   local cur = self.current
   if address == "/loopwatch/alert" and osc.tags_match(tags, "isssfffs") then
-    if cur and not cur.done and env.same_path(args[2], cur.path) then
+    if cur and not cur.done then
       job:handle({
         type = "alert", id = args[1], path = cur.path, severity = args[3], check = args[4],
         t0 = args[5], t1 = args[6], value = args[7], message = args[8],
       }, cur)
     end
   elseif address == "/loopwatch/file" and osc.tags_match(tags, "ssfis") then
-    if cur and not cur.done and env.same_path(args[1], cur.path) then
+    if cur and not cur.done then
       job:handle({
         type = "file", path = cur.path, verdict = args[2], outlier_ratio = args[3],
         n_alerts = args[4], model = args[5],

@@ -364,7 +364,8 @@ function S.define_api(R, sc)
   function R.GetMediaSourceLength(src)
     return source_length(src), false
   end
-  function R.EnumProjects(idx, buf)
+  function R.EnumProjects(idx)
+    check(is_int(idx), "EnumProjects(idx)")
     return new_obj("ReaProject", {}), sc.project_file or ""
   end
   local item_fields = { D_POSITION = "position", D_LENGTH = "length", I_CUSTOMCOLOR = "color" }
