@@ -176,6 +176,24 @@ def encode_request(address: str, *args: Any) -> bytes:
         raise ValueError(str(exc)) from None
 
 
+def _check_type_tags(dgram: bytes) -> None:
+    """Reject type tags other than i, f and s before python-osc sees them (it skips unknown ones)."""
+    end = dgram.find(b"\x00")
+    if end < 0:
+        raise ProtocolError("malformed OSC message: unterminated address")
+    pos = end + 1 + (-(end + 1) % 4)
+    if pos >= len(dgram):
+        return  # no type tag string: python-osc treats it as no arguments
+    if dgram[pos:pos + 1] != b",":
+        raise ProtocolError("malformed OSC message: no type tag string")
+    tend = dgram.find(b"\x00", pos)
+    if tend < 0:
+        raise ProtocolError("malformed OSC message: unterminated type tags")
+    bad = set(dgram[pos + 1:tend]) - set(b"ifs")
+    if bad:
+        raise ProtocolError(f"unsupported OSC argument types {bytes(sorted(bad)).decode('latin-1')!r}")
+
+
 def _tags_match(got: str, want: str) -> bool:
     return len(got) == len(want) and all(g == w or (w == "f" and g == "i") for g, w in zip(got, want))
 
@@ -190,6 +208,7 @@ def parse_request(dgram: bytes) -> Request:
         raise ProtocolError(f"datagram of {len(dgram)} bytes is over the {MAX_RECV_BYTES}-byte limit")
     if not dgram.startswith(b"/"):
         raise ProtocolError("not an OSC message (bundles are not accepted)")
+    _check_type_tags(dgram)
     try:
         msg = OscMessage(dgram)
         address = msg.address

@@ -1,0 +1,443 @@
+"""The daemon with real parts: a watchdog observer on temp folders, SQLite, and UDP sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import synth_loop
+from pythonosc.osc_message import OscMessage
+
+from loopwatch import protocol
+from loopwatch.config import load_config
+from loopwatch.daemon import Daemon
+from loopwatch.store import Store
+
+
+class Listener:
+    """A UDP socket on 127.0.0.1 collecting OSC messages, as a client would."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.msgs: list[tuple[str, list]] = []
+
+    def drain(self, timeout: float = 0.2) -> list[tuple[str, list]]:
+        end = time.monotonic() + timeout
+        while True:
+            self.sock.settimeout(max(0.001, end - time.monotonic()))
+            try:
+                data, _ = self.sock.recvfrom(65536)
+            except socket.timeout:
+                break
+            m = OscMessage(data)
+            self.msgs.append((m.address, list(m.params)))
+            assert len(data) < 1024
+        return self.msgs
+
+    def wait_for(self, address: str, pred=lambda a: True, timeout: float = 15.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self.drain(0.05)
+            for addr, args in self.msgs:
+                if addr == address and pred(args):
+                    return args
+        raise AssertionError(f"no {address} within {timeout} s; got {[m[0] for m in self.msgs]}")
+
+    def send(self, dgram: bytes, port: int):
+        self.sock.sendto(dgram, ("127.0.0.1", port))
+
+    def close(self):
+        self.sock.close()
+
+
+def clipped_loop(seed=0):
+    x = synth_loop(2.0, seed=seed) * 6.0
+    return np.clip(x, -1.0, 1.0)
+
+
+def write_wav(path: Path, x: np.ndarray, subtype="PCM_16"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, x.T, 48000, subtype=subtype)
+    return path
+
+
+@pytest.fixture
+def listener():
+    lst = Listener()
+    yield lst
+    lst.close()
+
+
+@pytest.fixture
+def make_daemon(tmp_path, listener):
+    made = []
+
+    def make(folders=None, **overrides):
+        cfg = load_config(overrides={"osc.port": 0, "osc.push_targets": [f"127.0.0.1:{listener.port}"],
+                                     "watch.settle_s": 0.3, **overrides})
+        d = Daemon(cfg, folders if folders is not None else [tmp_path / "watched"])
+        d.start()
+        made.append(d)
+        return d
+
+    (tmp_path / "watched").mkdir()
+    yield make
+    for d in made:
+        d.stop()
+
+
+def results_for(path: Path) -> list:
+    s = Store()
+    try:
+        return s._query("SELECT id, verdict, n_alerts FROM results WHERE path = ?", (str(path),))
+    finally:
+        s.close()
+
+
+def test_slow_writer_gives_exactly_one_result_after_it_finishes(make_daemon, tmp_path, listener):
+    d = make_daemon()
+    target = tmp_path / "watched" / "Samples" / "Recorded" / "take 1.wav"
+    target.parent.mkdir(parents=True)
+    x = (np.clip(synth_loop(2.0, seed=1), -1, 1) * 32767).astype("<i2").T.copy()
+    data = x.tobytes()
+    # Write like a DAW: a header with placeholder sizes, audio in chunks over ~2 s, then the real header.
+    header = bytearray(b"RIFF" + struct.pack("<I", 0) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 2, 48000,
+                       48000 * 4, 4, 16) + b"data" + struct.pack("<I", 0))
+    with open(target, "wb") as fh:
+        fh.write(header)
+        fh.flush()
+        chunks = np.array_split(np.frombuffer(data, np.uint8), 10)
+        for c in chunks:
+            fh.write(c.tobytes())
+            fh.flush()
+            os.fsync(fh.fileno())
+            time.sleep(0.2)
+        fh.seek(4)
+        fh.write(struct.pack("<I", 36 + len(data)))
+        fh.seek(40)
+        fh.write(struct.pack("<I", len(data)))
+    finish = time.time()
+    args = listener.wait_for(protocol.FILE, lambda a: a[0] == str(target))
+    assert args[1] in ("ok", "warn", "error") and args[1] != "failed"
+    assert d.wait_idle(10)
+    time.sleep(1.0)  # any late second scoring would show up now
+    d.wait_idle(5)
+    rows = results_for(target)
+    assert len(rows) == 1, rows
+    s = Store()
+    created = s._query("SELECT created FROM results WHERE path = ?", (str(target),))[0][0]
+    s.close()
+    assert created >= finish - 0.05
+
+
+def test_sidecars_and_temp_files_are_ignored(make_daemon, tmp_path, listener):
+    d = make_daemon()
+    w = tmp_path / "watched"
+    for name in ("loop.wav.asd", "loop.wav.reapeaks", "loop.reapindex", ".hidden.wav", "take.wav.tmp",
+                 "notes.txt", "Backup.als"):
+        (w / name).write_bytes(b"RIFF....not audio at all")
+    real = write_wav(w / "loop.wav", synth_loop(1.0))
+    listener.wait_for(protocol.FILE, lambda a: a[0] == str(real))
+    assert d.wait_idle(10)
+    s = Store()
+    paths = [r[0] for r in s._query("SELECT path FROM queue")]
+    s.close()
+    assert paths == [str(real)]
+
+
+def test_rename_is_not_rescored(make_daemon, tmp_path, listener):
+    d = make_daemon()
+    src = write_wav(tmp_path / "watched" / "Freeze" / "Bass Freeze.wav", clipped_loop())
+    listener.wait_for(protocol.FILE, lambda a: a[0] == str(src))
+    assert d.wait_idle(10)
+    first = results_for(src)
+    dest = tmp_path / "watched" / "Processed" / "Freeze" / "Bass Freeze.wav"
+    dest.parent.mkdir(parents=True)
+    os.rename(src, dest)
+    args = listener.wait_for(protocol.FILE, lambda a: a[0] == str(dest))
+    assert d.wait_idle(10)
+    s = Store()
+    n_results = s._query("SELECT COUNT(*) FROM results")[0][0]
+    moved_alerts = s._query("SELECT COUNT(*) FROM alerts WHERE path = ?", (str(dest),))[0][0]
+    old_alerts = s._query("SELECT COUNT(*) FROM alerts WHERE path = ?", (str(src),))[0][0]
+    s.close()
+    assert n_results == len(first) == 1  # not re-scored
+    assert old_alerts == 0 and moved_alerts == first[0][2]
+    assert args[3] == first[0][2]
+    # clients were told to forget the old path
+    assert (protocol.CLEAR, [str(src)]) in listener.msgs
+
+
+def test_changed_content_is_rescored(make_daemon, tmp_path, listener):
+    d = make_daemon()
+    p = write_wav(tmp_path / "watched" / "loop.wav", synth_loop(1.0, seed=2))
+    listener.wait_for(protocol.FILE, lambda a: a[0] == str(p))
+    assert d.wait_idle(10)
+    write_wav(p, clipped_loop(seed=3))
+    end = time.monotonic() + 15
+    while len(results_for(p)) < 2 and time.monotonic() < end:
+        time.sleep(0.05)
+    assert len(results_for(p)) == 2
+
+
+def test_catch_up_on_start(tmp_path, listener, make_daemon):
+    w = tmp_path / "watched"
+    a = write_wav(w / "a.wav", synth_loop(1.0, seed=4))
+    b = write_wav(w / "sub" / "b.flac", synth_loop(1.0, seed=5))
+    d = make_daemon()
+    assert d.wait_idle(15)
+    assert len(results_for(a)) == 1 and len(results_for(b)) == 1
+
+
+def test_fuzzed_osc_leaves_the_daemon_serving(make_daemon, listener):
+    d = make_daemon(folders=[])
+    port = d.osc_address[1]
+    rng = random.Random(7)
+    good = protocol.encode_request(protocol.STATUS)
+    junk = [
+        b"",
+        b"\x00" * 10,
+        b"#bundle\x00" + b"\x00" * 16,
+        protocol.encode_request(protocol.SCORE, "r1", "/x.wav")[:11],  # truncated
+        protocol.encode_request(protocol.SUBSCRIBE, 5, "m4l", "nine"),  # wrong types
+        protocol.encode_request(protocol.SUBSCRIBE, "c", "toaster", 9000),  # bad kind
+        protocol.encode_request(protocol.SUBSCRIBE, "c", "m4l", 70000),  # bad port
+        protocol.encode_request(protocol.SCORE, "r2", "x" * 60000),  # huge string
+        protocol.encode_request("/loopwatch/format_disk", "now"),  # unknown address
+        protocol.encode_request(protocol.SYNC, "c", -5),
+        b"/loopwatch/status\x00\x00\x00,zzzz\x00\x00\x00",
+    ]
+    junk += [bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 200))) for _ in range(300)]
+    junk += [good[: rng.randint(0, len(good))] + bytes(rng.getrandbits(8) for _ in range(8)) for _ in range(100)]
+    for i, j in enumerate(junk):
+        listener.send(j, port)
+        if i % 20 == 0:
+            time.sleep(0.005)  # stay under the socket buffer: every packet must be handled, not dropped
+    listener.msgs.clear()
+    listener.send(good, port)
+    args = listener.wait_for(protocol.STATUS)
+    assert args[0] in ("idle", "busy")
+    assert d.endpoint.rejected >= 350 and d.endpoint.received >= len(junk) - 5
+
+
+def test_subscribe_and_sync_replay_missed_alerts_in_order(make_daemon, tmp_path, listener):
+    d = make_daemon()
+    port = d.osc_address[1]
+    paths = []
+    for i in range(3):
+        p = tmp_path / "watched" / f"broken{i}.wav"
+        p.write_bytes(b"RIFF" + struct.pack("<I", 20) + b"WAVEjunkjunkjunkjunk")  # decodes to an error
+        paths.append(p)
+    for p in paths:
+        listener.wait_for(protocol.FILE, lambda a, p=p: a[0] == str(p))
+    assert d.wait_idle(10)
+    # a client that was offline subscribes and asks for everything after alert 1
+    client = Listener()
+    try:
+        client.send(protocol.encode_request(protocol.SUBSCRIBE, "m4l-test", "m4l", client.port), port)
+        client.wait_for(protocol.STATUS)
+        client.msgs.clear()
+        client.send(protocol.encode_request(protocol.SYNC, "m4l-test", 1), port)
+        client.wait_for(protocol.STATUS)
+        ids = [a[0] for addr, a in client.msgs if addr == protocol.ALERT]
+        assert ids == sorted(ids) and ids[0] == 2 and len(ids) == 2
+        files = [a[0] for addr, a in client.msgs if addr == protocol.FILE]
+        assert len(files) == 2
+        # acknowledged alerts are not replayed
+        client.send(protocol.encode_request(protocol.ACK, 2), port)
+        time.sleep(0.2)
+        client.msgs.clear()
+        client.send(protocol.encode_request(protocol.SYNC, "m4l-test", 0), port)
+        client.wait_for(protocol.STATUS)
+        ids = [a[0] for addr, a in client.msgs if addr == protocol.ALERT]
+        assert ids == [1, 3]
+        # a subscriber receives new pushes too
+        client.msgs.clear()
+        p = tmp_path / "watched" / "broken-late.wav"
+        p.write_bytes(b"not audio at all, just text")
+        client.wait_for(protocol.ALERT, lambda a: a[1] == str(p))
+    finally:
+        client.close()
+
+
+def test_score_request_outside_allowed_roots_is_refused(make_daemon, tmp_path, listener):
+    d = make_daemon()
+    outside = write_wav(tmp_path / "elsewhere" / "secret.wav", synth_loop(1.0))
+    listener.send(protocol.encode_request(protocol.SCORE, "req-1", str(outside)), d.osc_address[1])
+    err = listener.wait_for(protocol.ERROR)
+    assert err[0] == "req-1" and "outside the allowed roots" in err[1]
+    listener.wait_for(protocol.DONE, lambda a: a == ["req-1"])
+    assert results_for(outside) == []
+    # ../ tricks resolve before the check
+    sneaky = str(tmp_path / "watched" / ".." / "elsewhere" / "secret.wav")
+    listener.send(protocol.encode_request(protocol.SCORE, "req-2", sneaky), d.osc_address[1])
+    assert "outside" in listener.wait_for(protocol.ERROR, lambda a: a[0] == "req-2")[1]
+
+
+def test_score_request_for_a_section_answers_the_sender(make_daemon, tmp_path, listener):
+    d = make_daemon()
+    x = synth_loop(3.0, seed=6)
+    x[:, 96000:] = np.clip(x[:, 96000:] * 8, -1, 1)  # clipped from 2 s on
+    p = write_wav(tmp_path / "watched" / "long take.wav", x)
+    d.wait_idle(10)
+    listener.msgs.clear()
+    listener.send(protocol.encode_request(protocol.SCORE, "sec-1", str(p), 1.5, 1.0), d.osc_address[1])
+    listener.wait_for(protocol.DONE, lambda a: a == ["sec-1"])
+    alerts = [a for addr, a in listener.msgs if addr == protocol.ALERT and a[1] == str(p)]
+    clip = [a for a in alerts if a[3] == "clipping"]
+    assert clip, alerts
+    assert all(1.5 <= a[4] <= 2.5 for a in clip)  # file time, inside the section
+
+
+def test_inbox_request_lands_in_the_journal(make_daemon, tmp_path):
+    from loopwatch import config
+
+    d = make_daemon()
+    p = write_wav(tmp_path / "watched" / "inbox take.wav", clipped_loop(seed=8))
+    d.wait_idle(10)
+    inbox = config.inbox_dir()
+    tmp = inbox / "req-9.json.tmp"
+    tmp.write_text(json.dumps({"v": 1, "client_id": "reaper", "requests": [
+        {"request_id": "reaper-9", "path": str(p)}]}))
+    os.replace(tmp, inbox / "req-9.json")
+    (inbox / "bad.json").write_text("{not json")
+    end = time.monotonic() + 10
+    recs = []
+    while time.monotonic() < end:
+        recs = [json.loads(line) for line in config.journal_path().read_text().splitlines()]
+        if any(r["type"] == "done" and r["request_id"] == "reaper-9" for r in recs):
+            break
+        time.sleep(0.05)
+    mine = [r for r in recs if r.get("request_id") == "reaper-9"]
+    assert [r["type"] for r in mine][-1] == "done" and mine[-1]["ok"]
+    assert any(r["type"] == "file" and r["path"] == str(p) for r in mine)
+    assert any(r["type"] == "alert" and r["check"] == "clipping" for r in mine)
+    assert not (inbox / "req-9.json").exists()
+    assert (inbox / "rejected" / "bad.json").exists()
+
+
+DAEMON_SCRIPT = """
+import sys
+from loopwatch.config import load_config
+from loopwatch.daemon import Daemon, run
+cfg = load_config(overrides={"osc.port": 0, "osc.push_targets": [], "watch.settle_s": 0.2, "watch.batch_size": 2})
+run(Daemon(cfg, [sys.argv[1]]))
+"""
+
+
+def _spawn(folder: Path):
+    return subprocess.Popen([sys.executable, "-c", DAEMON_SCRIPT, str(folder)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=dict(os.environ))
+
+
+def test_kill_9_then_restart_processes_everything_once(tmp_path):
+    w = tmp_path / "watched"
+    w.mkdir()
+    proc = _spawn(w)
+    try:
+        names = []
+        for i in range(24):
+            x = clipped_loop(seed=i) if i % 2 else synth_loop(4.0, seed=i)
+            names.append(write_wav(w / f"loop{i:02d}.wav", x))
+        # wait until some, not all, are done, then kill -9
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            s = Store()
+            done = s.processed_count()
+            s.close()
+            if done >= 3:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        s = Store()
+        done_at_kill = s.processed_count()
+        s.close()
+        assert done_at_kill < 24, "the daemon finished before it could be killed; the test proves nothing"
+        proc = _spawn(w)
+        end = time.monotonic() + 120
+        while time.monotonic() < end:
+            s = Store()
+            n = s._query("SELECT COUNT(DISTINCT path) FROM results")[0][0]
+            pending = s.pending_count()
+            s.close()
+            if n == 24 and pending == 0:
+                break
+            time.sleep(0.1)
+        time.sleep(1.0)
+        s = Store()
+        per_file = s._query("SELECT path, COUNT(*) FROM results GROUP BY path")
+        journaled = s._query("SELECT COUNT(*) FROM alerts WHERE journaled = 0")[0][0]
+        alert_ids = [r[0] for r in s._query("SELECT id FROM alerts ORDER BY id")]
+        s.close()
+        assert sorted(p for p, _ in per_file) == sorted(str(n) for n in names)
+        assert all(c == 1 for _, c in per_file), per_file
+        assert journaled == 0
+        from loopwatch import config
+
+        jids = [r["id"] for r in map(json.loads, config.journal_path().read_text().splitlines()) if r["type"] == "alert"]
+        assert sorted(jids) == alert_ids and len(set(jids)) == len(jids)  # no alert lost or doubled
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_sigterm_stops_gracefully(tmp_path):
+    w = tmp_path / "watched"
+    w.mkdir()
+    proc = _spawn(w)
+    try:
+        for i in range(4):
+            write_wav(w / f"t{i}.wav", synth_loop(1.0, seed=i))
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        s = Store()
+        assert s._query("SELECT COUNT(*) FROM queue WHERE state = 'working'")[0][0] == 0
+        s.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_refuses_to_bind_a_port_in_use(make_daemon, tmp_path):
+    d = make_daemon(folders=[])
+    cfg = load_config(overrides={"osc.port": d.osc_address[1]})
+    with pytest.raises(OSError, match="cannot listen on"):
+        Daemon(cfg, []).start()
+
+
+def test_moved_folder_is_not_rescored(make_daemon, tmp_path, listener):
+    """Live moves freeze files when a Set is saved: from the temporary folder into the project."""
+    w = tmp_path / "watched"
+    d = make_daemon()
+    src = write_wav(w / "Live Recordings" / "tmp" / "Samples" / "Processed" / "Freeze" / "Freeze Bass.wav",
+                    synth_loop(1.0, seed=11))
+    listener.wait_for(protocol.FILE, lambda a: a[0] == str(src))
+    assert d.wait_idle(10)
+    dest_dir = w / "My Set Project" / "Samples" / "Processed"
+    dest_dir.mkdir(parents=True)
+    shutil.move(str(src.parent), str(dest_dir / "Freeze"))
+    dest = dest_dir / "Freeze" / "Freeze Bass.wav"
+    listener.wait_for(protocol.FILE, lambda a: a[0] == str(dest))
+    assert d.wait_idle(10)
+    s = Store()
+    assert s._query("SELECT COUNT(*) FROM results")[0][0] == 1
+    s.close()
