@@ -1,0 +1,109 @@
+"""Service files for the three platforms, DAW presets, configuration, and the inbox format."""
+
+from __future__ import annotations
+
+import json
+import plistlib
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from loopwatch import config, daw, service
+from loopwatch.cli import app
+from loopwatch.inbox import InboxError, parse_inbox_file
+
+
+def test_systemd_unit(tmp_path, monkeypatch):
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    sf = service.service_file(["--daw", "ableton", "--model", "my bass"], platform="linux", home=tmp_path,
+                              python="/opt/py env/bin/python")
+    text = sf.content.decode()
+    assert sf.path == tmp_path / ".config" / "systemd" / "user" / "loopwatch.service"
+    assert '"/opt/py env/bin/python" -m loopwatch watch --daw ableton --model "my bass" --log-file' in text
+    assert "Restart=on-failure" in text and "WantedBy=default.target" in text
+    assert ["systemctl", "--user", "enable", "--now", "loopwatch.service"] in sf.activate
+
+
+def test_launchd_plist(tmp_path):
+    sf = service.service_file(["--daw", "ableton"], platform="darwin", home=tmp_path, python="/usr/bin/python3")
+    assert sf.path == tmp_path / "Library" / "LaunchAgents" / "org.loopwatch.watch.plist"
+    plist = plistlib.loads(sf.content)
+    assert plist["ProgramArguments"][:6] == ["/usr/bin/python3", "-m", "loopwatch", "watch", "--daw", "ableton"]
+    assert plist["RunAtLoad"] is True and plist["Label"] == "org.loopwatch.watch"
+
+
+def test_windows_startup_script(tmp_path, monkeypatch):
+    monkeypatch.setenv("APPDATA", str(tmp_path / "AppData" / "Roaming"))
+    sf = service.service_file(["--daw", "reaper"], platform="win32", home=tmp_path,
+                              python=r"C:\Program Files\Python311\python.exe")
+    text = sf.content.decode()
+    assert sf.path.name == "loopwatch.cmd" and "Startup" in str(sf.path)
+    assert '"C:\\Program Files\\Python311\\pythonw.exe" -m loopwatch watch --daw reaper' in text
+    assert text.count("\r\n") >= 3
+
+
+def test_service_install_print(tmp_path):
+    res = CliRunner().invoke(app, ["service", "install", "--print", "--", "--daw", "ableton"])
+    assert res.exit_code == 0, res.output
+    assert "-m loopwatch watch --daw ableton" in res.output or "<string>ableton</string>" in res.output
+
+
+def test_daw_presets():
+    assert daw.default_roots("ableton", "darwin", Path("/Users/me")) == [Path("/Users/me/Music/Ableton")]
+    assert daw.default_roots("ableton", "win32", Path("C:/Users/me")) == [Path("C:/Users/me/Documents/Ableton")]
+    assert daw.default_roots("reaper", "linux", Path("/home/me")) == [Path("/home/me/Documents/REAPER Media")]
+    accept = daw.path_filter("ableton")
+    assert accept(Path("/x/Song Project/Samples/Recorded/1-Audio 0001.wav"))
+    assert accept(Path("/x/Song Project/Samples/Processed/Freeze/Freeze Bass.wav"))
+    assert accept(Path(r"C:\Users\me\Documents\Ableton\User Library\Samples\kick.wav"))
+    assert not accept(Path("/x/Song Project/Samples/Imported/kick.wav"))
+    assert not accept(Path("/x/Song Project/Song.als"))
+    with pytest.raises(ValueError):
+        daw.default_roots("cubase")
+
+
+def test_config_file_and_overrides(tmp_path, monkeypatch):
+    p = tmp_path / "lw.toml"
+    p.write_text('[osc]\nport = 9800\n[models]\ndefault = "bass"\n[[models.rules]]\npattern = "*gtr*"\nmodel = "guitar"\n')
+    cfg = config.load_config(p, overrides={"osc.port": 9900, "models.default": None})
+    assert cfg["osc"]["port"] == 9900 and cfg["models"]["default"] == "bass"
+    assert cfg["models"]["rules"] == [{"pattern": "*gtr*", "model": "guitar"}]
+    assert cfg["osc"]["host"] == "127.0.0.1"
+    p.write_text('[osc]\nport = "lots"\n')
+    with pytest.raises(config.ConfigError, match="osc.port must be int"):
+        config.load_config(p)
+    p.write_text("[osc\n")
+    with pytest.raises(config.ConfigError, match="not valid TOML"):
+        config.load_config(p)
+
+
+def test_config_show_init_and_roundtrip(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["config", "init"])
+    assert res.exit_code == 0
+    assert config.load_config() == config.DEFAULTS  # the written defaults read back identically
+    res = runner.invoke(app, ["config", "show", "--json"])
+    data = json.loads(res.stdout)
+    assert data["config"]["osc"]["port"] == 9701 and data["paths"]["journal"].endswith("journal.jsonl")
+    assert runner.invoke(app, ["config", "init"]).exit_code == 1  # exists
+
+
+def test_home_env_relocates_everything(lw_home):
+    for p in (config.data_dir(), config.cache_dir(), config.config_dir()):
+        assert Path(p).is_relative_to(lw_home)
+
+
+def test_inbox_format(tmp_path):
+    f = tmp_path / "r.json"
+    f.write_text(json.dumps({"v": 1, "requests": [{"request_id": "a", "path": "/x.wav", "start_s": 1, "length_s": 2.5}]}))
+    (r,) = parse_inbox_file(f)
+    assert (r.request_id, r.path, r.start_s, r.length_s) == ("a", "/x.wav", 1.0, 2.5)
+    f.write_text(json.dumps({"request_id": "b", "path": "/y.wav"}))
+    assert parse_inbox_file(f)[0].request_id == "b"
+    for bad, why in [("[1]", "top level"), ("{}", "no requests"),
+                     (json.dumps({"requests": [{"request_id": "c", "path": "/z.wav", "length_s": -1}]}), "length_s"),
+                     (json.dumps({"requests": [{"path": "/z.wav"}]}), "request_id"), ("{oops", "not valid JSON")]:
+        f.write_text(bad)
+        with pytest.raises(InboxError, match=why):
+            parse_inbox_file(f)
