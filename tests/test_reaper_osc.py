@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -93,8 +94,6 @@ def test_lua_encoder_rejects_out_of_range_and_bad_types(tmp_path):
     for bad in ([2147483648], [1.5]):
         spec = tmp_path / "spec.json"
         spec.write_text(json.dumps([{"address": "/t", "tags": "i", "args": bad}]))
-        import subprocess
-
         r = subprocess.run([H.LUA, str(H.HERE / "run_lib.lua"), "osc-encode", str(spec)], capture_output=True,
                            text=True)
         assert r.returncode != 0

@@ -351,14 +351,21 @@ function Exec.new(job, t)
   local dir = env.join(env.temp_dir(), env.unique_id("loopwatch-reaper"))
   env.mkdirs(dir)
   local self = setmetatable({ dir = dir, runs = {}, windows = windows, files = {} }, Exec)
+  -- The script first leaves a mark, so a launch that silently did nothing is
+  -- noticed within seconds rather than at the overall timeout.
+  self.started = env.join(dir, "started.txt")
+  self.files[#self.files + 1] = self.started
+  self.start_deadline = t + 15
   local lines = {}
   if windows then
     lines[#lines + 1] = "@echo off"
     lines[#lines + 1] = "chcp 65001 >nul"
+    lines[#lines + 1] = "echo started> " .. bat_quote(self.started)
   else
     lines[#lines + 1] = "#!/bin/sh"
     lines[#lines + 1] = 'PATH="$HOME/.local/bin:/opt/homebrew/bin:/usr/local/bin:$PATH"; export PATH'
     lines[#lines + 1] = "("
+    lines[#lines + 1] = "  echo started > " .. sh_quote(self.started)
   end
   for i, r in ipairs(job:pending()) do
     local run = {
@@ -387,6 +394,7 @@ function Exec.new(job, t)
     lines[#lines + 1] = ") </dev/null >/dev/null 2>&1 &"
   end
   local script = env.join(dir, windows and "score.bat" or "score.sh")
+  self.script = script
   self.files[#self.files + 1] = script
   local f, err = io.open(script, "wb")
   if not f then
@@ -394,16 +402,16 @@ function Exec.new(job, t)
   end
   f:write(table.concat(lines, windows and "\r\n" or "\n") .. (windows and "\r\n" or "\n"))
   f:close()
-  local launched
   if windows then
+    -- -2: do not wait, minimized console. What no-wait returns is not a result.
     local cmdexe = (os.getenv("ComSpec") or ((os.getenv("SystemRoot") or "C:\\Windows") .. "\\System32\\cmd.exe"))
-    launched = reaper.ExecProcess('"' .. cmdexe .. '" /D /C "' .. script .. '"', -2)
+    reaper.ExecProcess('"' .. cmdexe .. '" /D /C "' .. script .. '"', -2)
   else
-    launched = reaper.ExecProcess('/bin/sh "' .. script .. '"', 5000)
-  end
-  if launched == nil then
-    self:close()
-    return nil, "REAPER could not start " .. script
+    -- The script puts its work in the background and returns at once.
+    if reaper.ExecProcess('/bin/sh "' .. script .. '"', 5000) == nil then
+      self:close()
+      return nil, "REAPER could not start " .. script
+    end
   end
   self.cmd = cmd
   return self
@@ -414,6 +422,13 @@ function Exec:describe()
 end
 
 function Exec:poll(job, t)
+  if not self.was_started then
+    if env.file_exists(self.started) then
+      self.was_started = true
+    elseif t > self.start_deadline then
+      return "failed", "the background job did not start (" .. tostring(self.script) .. ")"
+    end
+  end
   for _, run in ipairs(self.runs) do
     if not run.collected and env.file_exists(run.out) then
       run.collected = true
