@@ -19,7 +19,7 @@ SCRIPTS = HERE.parent
 LIB = SCRIPTS / "lib"
 SCORE_SCRIPT = SCRIPTS / "loopwatch_Score selected items.lua"
 PANEL_SCRIPT = SCRIPTS / "loopwatch_Alerts panel.lua"
-LUA = shutil.which("lua5.4")
+LUA = os.environ.get("LOOPWATCH_TEST_LUA") or shutil.which("lua5.4")
 
 
 def lua_socket_available() -> bool:
