@@ -703,6 +703,7 @@ function M.main(on_finish)
   end
   local job = M.new_job(infos)
   local t_start = now()
+  env.log("loopwatch: scoring %d item(s)...", #infos)
   reaper.atexit(function()
     job:close()
   end)
