@@ -58,6 +58,17 @@ def _elu(x: np.ndarray, alpha: float) -> np.ndarray:
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
 
+def svdd_center(mean_latent: np.ndarray, eps: float = 0.1) -> np.ndarray:
+    """The hypersphere centre from the mean initial latent: coordinates with ``|c_i| < eps`` become ``-eps``
+    (negative ones) or ``+eps`` (the rest), as in Ruff et al. (2018), so no coordinate sits at the origin,
+    which a network without biases reaches trivially."""
+    c = np.array(mean_latent, dtype=np.float64, copy=True)
+    small = np.abs(c) < eps
+    c[small & (c < 0)] = -eps
+    c[small & (c >= 0)] = eps
+    return c
+
+
 def build_network(dim: int, hidden: list[int], dropout: float, alpha: float, residual: bool):
     """The autoencoder as a ``torch.nn.Module`` with ``encode(x)`` and ``forward(x)`` (reconstruction)."""
     import torch
@@ -169,10 +180,10 @@ class DeepSVDD(Detector):
                                             progress)
                 net.eval()
                 with torch.no_grad():
-                    c = net.encode(Xt).mean(dim=0)
-                eps = float(p["eps"])
-                small = c.abs() < eps
-                c = torch.where(small, torch.where(c < 0, torch.full_like(c, -eps), torch.full_like(c, eps)), c)
+                    c0 = net.encode(Xt).mean(dim=0).numpy()
+                c_np = svdd_center(c0, float(p["eps"]))
+                n_small = int((np.abs(c0) < float(p["eps"])).sum())
+                c = torch.from_numpy(c_np.astype(np.float32))
 
                 def svdd_loss(x: torch.Tensor) -> torch.Tensor:
                     return torch.mean(torch.sum((net.encode(x) - c) ** 2, dim=1))
@@ -194,7 +205,7 @@ class DeepSVDD(Detector):
             "epochs_svdd": int(len(hist_sv)), "best_epoch_svdd": best_sv + 1,
             "val_loss": float(hist_sv[best_sv, 1]) if len(hist_sv) else None,
             "epochs": int(len(hist_ae) + len(hist_sv)),
-            "centre_eps_coords": int(small.sum().item()),
+            "centre_eps_coords": n_small,
         })
 
     def _train_phase(self, phase, net, params, loss_fn, Xt, Xv, rng, progress) -> np.ndarray:

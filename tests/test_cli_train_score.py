@@ -1,0 +1,147 @@
+"""End to end: `loopwatch train` then `loopwatch score` (real subprocesses) on a tiny generated corpus,
+plus `models`, `report` and the refusals, with the offline `spectral` encoder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from conftest import synth_loop
+from loopwatch.cli import app
+
+SR = 48000
+
+
+def _cli(*args: str, env: dict, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "loopwatch", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """24 plucked-bass-like loops (1-2 s, varied pitch and tempo grid), a broken file, and two files to score."""
+    root = tmp_path_factory.mktemp("corpus")
+    lib = root / "Bass"
+    (lib / "sub").mkdir(parents=True)
+    for i in range(24):
+        x = synth_loop(1.0 + 0.5 * (i % 3), seed=i)
+        sf.write(lib / ("sub" if i % 4 == 0 else ".") / f"loop{i:02d}.wav", x.T, SR, subtype="PCM_16")
+    (lib / "broken.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEjunkjunk")
+    new = root / "new"
+    new.mkdir()
+    sf.write(new / "take.wav", synth_loop(1.5, seed=101).T, SR, subtype="PCM_16")
+    rng = np.random.default_rng(0)
+    sf.write(new / "noise.wav", (0.4 * rng.standard_normal((SR * 2, 2))).astype(np.float32), SR, subtype="PCM_16")
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(corpus, tmp_path_factory):
+    """`loopwatch train` in a subprocess; returns (env, summary record, stderr)."""
+    home = tmp_path_factory.mktemp("home")
+    env = {**os.environ, "LOOPWATCH_HOME": str(home)}
+    env.pop("LOOPWATCH_CONFIG", None)
+    out = _cli("train", str(corpus / "Bass"), "--name", "bass", "--encoder", "spectral", "--max-epochs", "2",
+               "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    return env, records, out.stderr
+
+
+def test_train_summary_and_skips(trained):
+    env, records, _ = trained
+    skipped = [r for r in records if r["type"] == "skipped"]
+    assert len(skipped) == 1 and skipped[0]["path"].endswith("broken.wav") and skipped[0]["error"]
+    s = records[-1]
+    assert s["type"] == "summary"
+    assert s["files_found"] == 25 and s["files_used"] == 24 and s["files_skipped"] == 1
+    assert s["n_train"] + s["n_val"] == 24 and s["n_val"] == 5
+    assert s["detector"] == "aewres" and s["encoder"] == "spectral"
+    assert s["epochs"] == 4 and s["epochs_pretrain"] == 2 and s["val_loss"] > 0 and s["threshold"] > 0
+    assert s["model_path"].endswith("bass.json")
+
+
+def test_score_json_then_text_with_nearest(trained, corpus):
+    env, _, _ = trained
+    out = _cli("score", str(corpus / "new"), "--model", "bass", "--json", "--nearest", "2", env=env)
+    assert out.returncode == 0, out.stderr
+    recs = {os.path.basename(r["path"]): r for r in map(json.loads, out.stdout.splitlines())}
+    assert set(recs) == {"take.wav", "noise.wav"}
+    noise = recs["noise.wav"]
+    assert noise["verdict"] == "outlier" and noise["ratio"] > 1 and noise["percentile"] == 100.0
+    assert noise["score"] == pytest.approx(noise["ratio"] * noise["threshold"])
+    assert recs["take.wav"]["score"] < noise["score"]
+    for r in recs.values():
+        assert r["model"] == "bass" and r["encoder"] == "spectral" and r["verdict"] in ("normal", "unusual", "outlier")
+        assert len(r["nearest"]) == 2 and all(n["path"].endswith(".wav") for n in r["nearest"])
+    # the plain-text form, in process (same code path, no second interpreter start-up)
+    res = CliRunner().invoke(app, ["score", str(corpus / "new" / "noise.wav"), "-m", "bass", "-k", "1"], env=env)
+    assert res.exit_code == 0, res.output
+    assert "outlier" in res.output and "sounds most like: loop" in res.output
+
+
+def test_models_list_show_remove_and_report(trained, tmp_path):
+    env, _, _ = trained
+    r = CliRunner()
+    res = r.invoke(app, ["models", "list"], env=env)
+    assert res.exit_code == 0 and "bass" in res.output and "aewres" in res.output
+    res = r.invoke(app, ["models", "show", "bass", "--json"], env=env)
+    info = json.loads(res.output)
+    assert info["encoder"] == "spectral" and info["n_files"] == 24 and info["params"]["max_epochs"] == 2
+    out = tmp_path / "rep" / "bass.html"
+    res = r.invoke(app, ["report", "--model", "bass", str(out)], env=env)
+    assert res.exit_code == 0, res.output
+    from loopwatch.report import figure_paths
+
+    figs = figure_paths(out)
+    names = {p.name for p in figs}
+    assert {"box_scores.png", "bass_hist.png", "bass_latent_pca.png", "bass_latent_density.png",
+            "bass_training.png"} <= names
+    for p in figs:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    res = r.invoke(app, ["models", "remove", "bass"], env=env)
+    assert res.exit_code == 0
+    res = r.invoke(app, ["score", str(tmp_path), "--model", "bass"], env=env)
+    assert res.exit_code == 1 and "no model named 'bass'" in res.output
+
+
+def test_score_refuses_a_model_from_other_preprocessing(corpus, tmp_path):
+    env = {"LOOPWATCH_HOME": str(tmp_path / "home")}
+    r = CliRunner()
+    res = r.invoke(app, ["train", str(corpus / "Bass"), "-n", "lib", "-e", "spectral", "-d", "pca"], env=env)
+    assert res.exit_code == 0, res.output
+    js = tmp_path / "home" / "data" / "models" / "lib.json"
+    meta = json.loads(js.read_text())
+    meta["encoder"]["prep_version"] = "spectral-0"  # as if the encoder's front end had changed since training
+    js.write_text(json.dumps(meta))
+    res = r.invoke(app, ["score", str(corpus / "new"), "-m", "lib"], env=env)
+    assert res.exit_code == 1 and "re-train" in res.output
+    res = r.invoke(app, ["train", str(corpus / "Bass"), "-n", "lib", "-e", "spectral", "-d", "pca"], env=env)
+    assert res.exit_code == 1 and "exists already" in res.output
+
+
+def test_train_refuses_too_few_files(corpus, tmp_path):
+    env = {"LOOPWATCH_HOME": str(tmp_path / "home")}
+    res = CliRunner().invoke(app, ["train", str(corpus / "new"), "-n", "few", "-e", "spectral"], env=env)
+    assert res.exit_code == 1
+    assert "need at least 20 distinct readable audio files to train, got 2" in res.output
+
+
+def test_train_compare_prints_all_four(corpus, tmp_path):
+    env = {"LOOPWATCH_HOME": str(tmp_path / "home")}
+    res = CliRunner().invoke(app, ["train", str(corpus / "Bass"), "-n", "cmp", "-e", "spectral", "-d", "pca",
+                                   "--compare", "--max-epochs", "2", "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    det = [r for r in rows if r["type"] == "detector"]
+    assert [r["detector"] for r in det] == ["aewres", "ae", "iforest", "pca"]
+    for r in det:
+        assert r["val_min"] <= r["val_median"] <= r["val_max"] and r["threshold"] > 0
+    assert rows[-1]["type"] == "summary" and rows[-1]["detector"] == "pca"

@@ -1,0 +1,281 @@
+"""Detectors on synthetic embeddings with known anomalies: quality, determinism, files, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from loopwatch.detect import DETECTOR_TYPES, Detector, DetectorError, load_detector, make_detector
+
+DIM = 40
+FAST = {"max_epochs": 10, "patience": 5, "threads": 1}  # tests cap epochs; the defaults stay the paper's
+
+
+def _params(kind: str) -> dict:
+    return dict(FAST) if kind in ("ae", "aewres") else {}
+
+
+def synthetic(seed: int = 0):
+    """Normal rows: 3 clusters in an 6-d subspace plus noise. Anomalies: another subspace, another centre."""
+    rng = np.random.default_rng(seed)
+    B = rng.normal(size=(6, DIM))
+    C = rng.normal(size=(3, 6)) * 2.0
+
+    def normal(n):
+        k = rng.integers(0, 3, n)
+        return (C[k] + rng.normal(size=(n, 6))) @ B + 0.3 * rng.normal(size=(n, DIM))
+
+    A = rng.normal(size=(6, DIM))
+    shift = rng.normal(size=DIM) * 3.0
+
+    def anomalous(n):
+        return rng.normal(size=(n, 6)) @ A + shift + 0.3 * rng.normal(size=(n, DIM))
+
+    X_train, X_val = normal(240), normal(60)
+    X_test = np.vstack([normal(100), anomalous(100)])
+    y = np.r_[np.zeros(100), np.ones(100)]
+    return X_train, X_val, X_test, y
+
+
+def auroc(y, s) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, s))
+
+
+@pytest.fixture(scope="module")
+def data():
+    return synthetic()
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X_train, X_val, _, _ = data
+    return {k: make_detector(k, **_params(k)).fit(X_train, X_val) for k in DETECTOR_TYPES}
+
+
+@pytest.mark.parametrize("kind", DETECTOR_TYPES)
+def test_auroc_above_095_on_known_anomalies(fitted, data, kind):
+    _, _, X_test, y = data
+    assert auroc(y, fitted[kind].score_samples(X_test)) > 0.95
+
+
+@pytest.mark.parametrize("kind", DETECTOR_TYPES)
+def test_save_load_gives_identical_scores(fitted, data, kind, tmp_path):
+    det = fitted[kind]
+    X_test = data[2]
+    path = det.save(tmp_path / f"{kind}.safetensors")
+    back = load_detector(path)
+    assert type(back) is type(det)
+    assert np.array_equal(back.score_samples(X_test), det.score_samples(X_test))
+    assert back.threshold_ == det.threshold_
+    assert back.params == det.params
+    assert np.array_equal(back.val_scores_, det.val_scores_)
+
+
+@pytest.mark.parametrize("kind", DETECTOR_TYPES)
+def test_threshold_is_validation_quantile_and_percentiles(fitted, kind):
+    det = fitted[kind]
+    v = det.val_scores_
+    assert det.threshold_ == pytest.approx(np.quantile(v, 0.95))
+    assert det.unusual_threshold_ == pytest.approx(np.quantile(v, 0.90))
+    assert np.all(np.diff(v) >= 0)
+    pct = det.percentile([v.min() - 1, v.max() + 1, np.median(v)])
+    assert pct[0] == 0.0 and pct[1] == 100.0 and 40 <= pct[2] <= 60
+
+
+def test_set_quantile_moves_threshold(fitted):
+    det = make_detector("pca").fit(*synthetic(1)[:2])
+    det.set_quantile(0.5)
+    assert det.threshold_ == pytest.approx(np.median(det.val_scores_))
+    with pytest.raises(DetectorError):
+        det.set_quantile(1.5)
+
+
+def test_neural_training_is_deterministic(data):
+    X_train, X_val, X_test, _ = data
+    small = {**FAST, "hidden": [64, 32, 16, 8], "max_epochs": 6}  # the code path is what matters, not the width
+    a = make_detector("aewres", **small).fit(X_train, X_val).score_samples(X_test)
+    b = make_detector("aewres", **small).fit(X_train, X_val).score_samples(X_test)
+    assert np.array_equal(a, b)
+    c = make_detector("aewres", **{**small, "seed": 1}).fit(X_train, X_val).score_samples(X_test)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("kind", ["iforest", "pca"])
+def test_classic_training_is_deterministic(data, kind):
+    X_train, X_val, X_test, _ = data
+    a = make_detector(kind).fit(X_train, X_val).score_samples(X_test)
+    b = make_detector(kind).fit(X_train, X_val).score_samples(X_test)
+    assert np.array_equal(a, b)
+
+
+def test_iforest_equals_sklearn_negated_score_samples(fitted, data):
+    from sklearn.ensemble import IsolationForest
+
+    X_train, _, X_test, _ = data
+    det = fitted["iforest"]
+    ref = IsolationForest(n_estimators=100, random_state=0).fit(det.standardise(X_train))
+    expected = -ref.score_samples(det.standardise(X_test))
+    np.testing.assert_allclose(det.score_samples(X_test), expected, rtol=1e-12, atol=0)
+    assert det.feature_.shape[0] == 100
+
+
+def test_pca_is_algorithm_d1(fitted, data):
+    X_train, _, X_test, _ = data
+    det = fitted["pca"]
+    mu, sd = X_train.mean(0), X_train.std(0)
+    Z = (X_train - mu) / sd
+    _, s, vt = np.linalg.svd(Z - Z.mean(0), full_matrices=False)
+    ratio = np.cumsum(s**2) / np.sum(s**2)
+    k = int(np.argmax(ratio >= 0.95)) + 1
+    assert det.components_.shape == (k, DIM)
+    assert ratio[k - 1] >= 0.95 and (k == 1 or ratio[k - 2] < 0.95)
+    Zt = (X_test - mu) / sd - Z.mean(0)
+    V = vt[:k]
+    expected = ((Zt - Zt @ V.T @ V) ** 2).sum(1)
+    np.testing.assert_allclose(det.score_samples(X_test), expected, rtol=1e-4)
+
+
+def test_svdd_keeps_best_weights_and_val_loss_is_mean_val_score(fitted):
+    det = fitted["aewres"]
+    hist = det.history_["svdd"]
+    best = hist[:, 1].min()
+    assert det.info_["val_loss"] == pytest.approx(best)
+    # the one-class validation loss is the mean validation score, so the stored
+    # (best-epoch) network must reproduce the best loss, not the last one
+    assert np.mean(det.val_scores_) == pytest.approx(best, rel=1e-4)
+    assert det.info_["epochs_svdd"] == len(hist) <= FAST["max_epochs"]
+
+
+def test_early_stopping_stops_before_max_epochs(data):
+    X_train, X_val, _, _ = data
+    det = make_detector("ae", max_epochs=400, patience=2, threads=1, hidden=[16, 8]).fit(X_train, X_val)
+    assert det.info_["epochs_pretrain"] < 400 and det.info_["epochs_svdd"] < 400
+    h = det.history_["pretrain"]
+    best = int(np.argmin(h[:, 1]))
+    assert len(h) == best + 1 + 2  # stopped exactly `patience` epochs after the best one
+
+
+def test_svdd_centre_eps_rule():
+    from loopwatch.detect.svdd import svdd_center
+
+    c = svdd_center(np.array([0.5, -0.5, 0.05, -0.05, 0.0, 0.1]), eps=0.1)
+    assert c.tolist() == [0.5, -0.5, 0.1, -0.1, 0.1, 0.1]
+
+
+def test_network_architecture_and_residual_links():
+    import torch
+    from torch import nn
+
+    from loopwatch.detect.svdd import build_network
+
+    net = build_network(20, [512, 256, 128, 64, 32], 0.2, 0.1, residual=True)
+    widths = [(m.in_features, m.out_features) for m in net.enc.modules() if isinstance(m, nn.Linear)]
+    assert widths == [(20, 512), (512, 256), (256, 128), (128, 64), (64, 32)]
+    widths = [(m.in_features, m.out_features) for m in net.dec.modules() if isinstance(m, nn.Linear)]
+    assert widths == [(32, 64), (64, 128), (128, 256), (256, 512), (512, 20)]
+    assert all(m.bias is None for m in net.modules() if isinstance(m, nn.Linear))
+    block = net.enc[0]
+    assert [type(m) for m in block] == [nn.Linear, nn.BatchNorm1d, nn.ELU, nn.Dropout]
+    assert block[2].alpha == 0.1 and block[3].p == 0.2
+    assert isinstance(net.enc[-1], nn.Linear) and isinstance(net.dec[-1], nn.Linear)
+    # U-Net links: encoder hidden output i (512, 256, 128, 64) is added to the input of the
+    # decoder layer of the same width; computed by hand in eval mode
+    net.eval()
+    x = torch.randn(5, 20)
+    with torch.no_grad():
+        e = []
+        h = x
+        for layer in net.enc[:-1]:
+            h = layer(h)
+            e.append(h)
+        z = net.enc[-1](h)
+        d = net.dec[0](z) + e[3]
+        d = net.dec[1](d) + e[2]
+        d = net.dec[2](d) + e[1]
+        d = net.dec[3](d) + e[0]
+        expected = net.dec[4](d)
+        assert torch.allclose(net(x), expected)
+        plain = build_network(20, [512, 256, 128, 64, 32], 0.2, 0.1, residual=False)
+        plain.load_state_dict(net.state_dict())
+        plain.eval()
+        assert not torch.allclose(plain(x), expected)
+
+
+def test_folded_numpy_encoder_matches_torch(data):
+    """Scoring folds batch normalisation into the linear layers and runs in numpy; it must equal torch's eval mode."""
+    import torch
+
+    from loopwatch.detect.svdd import _fold_encoder, build_network
+
+    X_train, _, X_test, _ = data
+    torch.manual_seed(0)
+    net = build_network(DIM, [64, 32, 8], 0.2, 0.1, residual=False)
+    net.train()
+    with torch.no_grad():
+        for _ in range(5):
+            net.encode(torch.randn(64, DIM) * 3 + 1)  # non-trivial running statistics
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm1d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+    net.eval()
+    Z = ((X_test - X_train.mean(0)) / X_train.std(0)).astype(np.float32)
+    with torch.no_grad():
+        ref = net.encode(torch.from_numpy(Z)).numpy()
+    det = make_detector("ae", hidden=[64, 32, 8])
+    det.layers_ = _fold_encoder(net)
+    np.testing.assert_allclose(det._latent(Z), ref, rtol=1e-4, atol=1e-5)
+
+
+def test_fit_without_validation_holds_out_a_fifth(data):
+    X_train = data[0]
+    det = make_detector("pca").fit(X_train)
+    assert det.info_["n_val"] == 48 and det.info_["n_train"] == 192
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.zeros((10,)), "2-D"),
+    (np.full((10, DIM), np.nan), "NaN"),
+    (np.zeros((1, DIM)), "at least"),
+])
+def test_bad_training_input_is_refused(bad, match):
+    with pytest.raises(DetectorError, match=match):
+        make_detector("pca").fit(bad, np.zeros((3, DIM)) if bad.ndim == 2 and len(bad) == 1 else None)
+
+
+def test_bad_scoring_input_and_parameters_are_refused(fitted):
+    with pytest.raises(DetectorError, match="expected 40 features"):
+        fitted["pca"].score_samples(np.zeros((2, 7)))
+    with pytest.raises(DetectorError, match="unknown hyper-parameter"):
+        make_detector("aewres", learning_rate=1.0)
+    with pytest.raises(DetectorError, match="unknown detector"):
+        make_detector("svm")
+    with pytest.raises(DetectorError, match="not fitted"):
+        make_detector("pca").score_samples(np.zeros((1, DIM)))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_corrupt_detector_file_gives_one_line_error(fitted, tmp_path, damage):
+    path = fitted["iforest"].save(tmp_path / "d.safetensors")
+    blob = path.read_bytes()
+    path.write_bytes({"truncate": blob[: len(blob) // 2], "garbage": b"\x00" * 64 + blob[64:], "empty": b""}[damage])
+    with pytest.raises(DetectorError) as err:
+        Detector.load(path)
+    msg = str(err.value)
+    assert "\n" not in msg and str(path) in msg
+
+
+def test_tampered_tree_indices_are_refused(fitted, tmp_path):
+    from safetensors.numpy import load_file, save_file
+    from safetensors import safe_open
+
+    path = fitted["iforest"].save(tmp_path / "d.safetensors")
+    with safe_open(str(path), framework="numpy") as fh:
+        meta = fh.metadata()
+    t = load_file(str(path))
+    t["p.left"] = t["p.left"] + 10**6
+    save_file(t, str(path), metadata=meta)
+    with pytest.raises(DetectorError, match="out of range"):
+        Detector.load(path)
