@@ -95,6 +95,21 @@ DEFAULTS: dict[str, Any] = {
         "rate": 48000,
         "block": 512,
         "channels": [],
+        # PortAudio input latency: "high" (robust), "low", or seconds as a string ("0.02").
+        "latency": "high",
+        # Seconds kept around each alert in a WAV under <data>/recordings (0: off).
+        "record_on_alert": 0.0,
+        # Live checks (docs/listen.md): events of one check closer than hold_s are one alert.
+        "hold_s": 1.0,
+        "clip_level_db": -0.1,
+        "true_peak_db": -1.0,
+        "dropout_min_ms": 1.0,
+        "dropout_max_s": 1.0,
+        "silence_s": 2.0,
+        "dc_db": -40.0,
+        "noise_floor_db": -60.0,
+        "quiet_db": -40.0,
+        "quiet_s": 1.0,
     },
 }
 
