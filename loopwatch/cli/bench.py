@@ -22,15 +22,40 @@ _STAGES = {"render": "rendering loops", "defects": "injecting defects", "import"
            "checks": "running checks", "detectors": "fitting detectors"}
 
 
-def _command_line() -> str:
-    """The command as typed, for the report header (``loopwatch ...``, ``python -m loopwatch ...``, ``bench/....py``)."""
+def _command_line(ctx: typer.Context | None = None) -> str:
+    """The command as typed, for the report header.
+
+    From ``sys.argv`` when the process was started as this command
+    (``loopwatch ...``, ``python -m loopwatch ...``, ``bench/evaluate.py ...``);
+    otherwise (the app called in-process) rebuilt from the parsed parameters.
+    """
     argv = list(sys.argv) or ["loopwatch"]
     name = Path(argv[0]).name
-    if name == "__main__.py":
-        argv[0:1] = ["python", "-m", "loopwatch"]
-    elif name in ("loopwatch", "loopwatch.exe"):
-        argv[0] = "loopwatch"
-    return shlex.join(argv)
+    sub = ctx.info_name if ctx else None
+    if sub and sub in argv[1:] and "bench" in argv[1:] or name in ("corpus.py", "evaluate.py"):
+        if name == "__main__.py":
+            argv[0:1] = ["python", "-m", "loopwatch"]
+        elif name in ("loopwatch", "loopwatch.exe"):
+            argv[0] = "loopwatch"
+        return shlex.join(argv)
+    if ctx is None:
+        return "loopwatch bench"
+    parts = ["loopwatch", "bench", str(ctx.info_name)]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if getattr(param, "param_type_name", "") == "argument":
+            parts += [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+            continue
+        if value == param.default or value is None or (isinstance(value, (list, tuple)) and
+                                                       list(value) == list(param.default or [])):
+            continue
+        flag = max(param.opts, key=len)
+        if getattr(param, "is_flag", False):
+            parts.append(flag)
+        else:
+            for v in value if isinstance(value, (list, tuple)) else [value]:
+                parts += [flag, str(v)]
+    return shlex.join(parts)
 
 
 @contextmanager
@@ -52,6 +77,7 @@ def _progress(quiet: bool) -> Iterator:
 
 
 def corpus_cmd(
+    ctx: typer.Context,
     out: Path = typer.Argument(..., help="Folder to create (it must be empty, or an earlier corpus with --force)."),
     size: str = typer.Option("default", "--size", "-s", help="small (a few dozen loops, seconds) or default "
                              "(300 loops per library plus anomalies, a couple of minutes)."),
@@ -75,7 +101,7 @@ def corpus_cmd(
     try:
         with _progress(as_json) as cb:
             entries, meta = build_corpus(out, size=size, seed=seed, workers=workers, progress=cb, overwrite=force,
-                                         command=_command_line())
+                                         command=_command_line(ctx))
     except CorpusError as exc:
         fail(str(exc))
     if as_json:
@@ -97,6 +123,7 @@ def _print_counts(out: Path, meta: dict, n: int) -> None:
 
 
 def defects_cmd(
+    ctx: typer.Context,
     src: Path = typer.Argument(..., help="Folder of your own clean loops (walked recursively)."),
     out: Path = typer.Argument(..., help="Folder to create for the corpus."),
     library: str = typer.Option(None, "--library", "-l", help="Name of the library (default: SRC's folder name)."),
@@ -121,7 +148,7 @@ def defects_cmd(
         with _progress(as_json) as cb:
             entries, meta = import_library(src, out, library=library, seed=seed, n_default=n_default,
                                            n_other=n_other, max_files=max_files, overwrite=force, progress=cb,
-                                           command=_command_line())
+                                           command=_command_line(ctx))
     except CorpusError as exc:
         fail(str(exc))
     if as_json:
@@ -138,6 +165,7 @@ def defects_cmd(
 
 
 def evaluate_cmd(
+    ctx: typer.Context,
     corpus: Path = typer.Argument(..., help="A corpus folder (from `bench corpus` or `bench defects`)."),
     encoder: list[str] = typer.Option(["spectral"], "--encoder", "-e", help="Encoder(s) for the detectors: "
                                       "spectral, clap-music, clap-fusion, or the reference features level/basic. "
@@ -187,7 +215,7 @@ def evaluate_cmd(
                           libraries=list(library) if library else None, quantile=quantile, tolerance_ms=tolerance_ms,
                           min_severity=min_severity, figures=not no_figures, cache=not no_cache,
                           boot=max(0, bootstrap), run_detectors=not no_detectors, run_checks=not no_checks,
-                          command=_command_line())
+                          command=_command_line(ctx))
     try:
         with _progress(as_json) as cb:
             res = run_benchmark(corpus, out, cfg, progress=cb)

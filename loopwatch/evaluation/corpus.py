@@ -544,7 +544,7 @@ def build_corpus(
     t_render = time.perf_counter() - t0
     defects = build_defect_set(
         root, [e for e in entries if e.family == "normal" and e.split == "test"], seed=seed,
-        n_default=sz.defects_default, n_other=sz.defects_other, progress=progress,
+        n_default=sz.defects_default, n_other=sz.defects_other, workers=workers, progress=progress,
     )
     entries += defects
     write_manifest(root / MANIFEST_NAME, entries)

@@ -444,6 +444,7 @@ def build_defect_set(
     n_default: int = 1,
     n_other: int = 0,
     kinds: list[str] | None = None,
+    workers: int = 2,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list:
     """Inject defects into copies of clean loops and write them under ``root/<library>/defects/<kind>/``.
@@ -451,7 +452,8 @@ def build_defect_set(
     For every library among ``sources`` and every grade of every kind, up to
     ``n_default`` (default strength) or ``n_other`` (other strengths) distinct
     source loops are drawn in a seeded order; a loop that cannot take the
-    defect (:class:`InjectionError`) is skipped for the next one.
+    defect (:class:`InjectionError`) is skipped for the next one. Each grade
+    has its own generators, so the result does not depend on ``workers``.
 
     Parameters
     ----------
@@ -459,78 +461,80 @@ def build_defect_set(
         The corpus folder; source ``file`` paths are relative to it.
     sources : list of manifest Entry
         Clean held-out loops (``split == "test"``).
+    workers : int
+        Grades injected in parallel threads.
 
     Returns
     -------
     list of Entry
-        One per written file, with positions, strength and the expected check.
+        One per written file (in library, kind, strength order), with positions,
+        strength and the expected check.
     """
-    import soundfile as sf
-
-    from loopwatch.evaluation.manifest import Entry
-    from loopwatch.evaluation.wav import read_acid, write_wav
+    from concurrent.futures import ThreadPoolExecutor
 
     root = Path(root)
     plan = plan_grades(n_default, n_other, kinds)
     by_lib: dict[str, list] = {}
     for e in sorted(sources, key=lambda e: e.file):
         by_lib.setdefault(e.library, []).append(e)
-    total = sum(min(n, len(v)) for v in by_lib.values() for _, _, n in plan)
+    tasks = [(lib, srcs, kind, strength, n) for lib, srcs in sorted(by_lib.items()) for kind, strength, n in plan]
+    total = sum(min(n, len(srcs)) for _, srcs, _, _, n in tasks)
     done = 0
     if progress:
         progress("defects", 0, total)
-    cache: dict[str, tuple[np.ndarray, Any]] = {}
-
-    def load(e) -> tuple[np.ndarray, Any]:
-        if e.file not in cache:
-            if len(cache) > 64:
-                cache.clear()
-            x, sr = sf.read(str(root / e.file), dtype="float64", always_2d=True)
-            if sr != SR:
-                raise InjectionError(f"{e.file}: {sr} Hz; the corpus is {SR} Hz")
-            cache[e.file] = (np.ascontiguousarray(x.T), read_acid(root / e.file))
-        return cache[e.file]
-
     out: list = []
-    order_kinds = list(DEFECTS)
-    for lib, srcs in sorted(by_lib.items()):
-        code = library_code(lib)
-        for kind, strength, n in plan:
-            d = DEFECTS[kind]
-            ki = order_kinds.index(kind)
-            gi = d.grades.index(strength)
-            order = np.random.default_rng(np.random.SeedSequence([seed, code, 4, ki, gi])).permutation(len(srcs))
-            made = 0
-            for j in order:
-                if made >= n:
-                    break
-                src = srcs[int(j)]
-                x, acid = load(src)
-                rng = np.random.default_rng(np.random.SeedSequence([seed, code, 5, ki, gi, int(j)]))
-                try:
-                    inj = d.inject(x, strength, rng)
-                except InjectionError:
-                    continue
-                stem = Path(src.file).stem
-                slug = d.label(strength).replace(" ", "").replace("+", "p")
-                rel = f"{lib}/defects/{kind}/{stem}__{kind}_{slug}.wav"
-                (root / rel).parent.mkdir(parents=True, exist_ok=True)
-                write_wav(root / rel, inj.audio, SR, bits=24, acid=acid)
-                params = {k: v for k, v in inj.params.items()}
-                params["description"] = d.description
-                out.append(Entry(
-                    file=rel, library=lib, split="test", label="anomaly", family="defect", kind=kind,
-                    check=d.check, strength=float(strength), unit=d.unit, grade=d.label(strength),
-                    default=strength == d.default, positions=[[int(a), int(b)] for a, b in inj.spans],
-                    tempo=src.tempo, bars=src.bars, key=src.key, program=src.program, pattern=src.pattern,
-                    source=src.file, acid=acid is not None, n_samples=int(inj.audio.shape[1]),
-                    peak_dbfs=round(float(db(peak(inj.audio))), 3), seed=f"{seed}-{code}-5-{ki}-{gi}-{int(j)}",
-                    params=params,
-                ))
-                made += 1
-                done += 1
-                if progress:
-                    progress("defects", done, total)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for made in pool.map(lambda t: _inject_grade(root, seed, *t), tasks):
+            out += made
+            done += len(made)
+            if progress:
+                progress("defects", done, total)
     if progress:
         progress("defects", total, total)
+    return out
+
+
+def _inject_grade(root: Path, seed: int, lib: str, srcs: list, kind: str, strength: float, n: int) -> list:
+    """Up to ``n`` defect files of one kind and strength for one library (see :func:`build_defect_set`)."""
+    import soundfile as sf
+
+    from loopwatch.evaluation.manifest import Entry
+    from loopwatch.evaluation.wav import read_acid, write_wav
+
+    code = library_code(lib)
+    d = DEFECTS[kind]
+    ki = list(DEFECTS).index(kind)
+    gi = d.grades.index(strength)
+    order = np.random.default_rng(np.random.SeedSequence([seed, code, 4, ki, gi])).permutation(len(srcs))
+    out: list = []
+    for j in order:
+        if len(out) >= n:
+            break
+        src = srcs[int(j)]
+        x, sr = sf.read(str(root / src.file), dtype="float64", always_2d=True)
+        if sr != SR:
+            raise InjectionError(f"{src.file}: {sr} Hz; the corpus is {SR} Hz")
+        x = np.ascontiguousarray(x.T)
+        rng = np.random.default_rng(np.random.SeedSequence([seed, code, 5, ki, gi, int(j)]))
+        try:
+            inj = d.inject(x, strength, rng)
+        except InjectionError:
+            continue
+        acid = read_acid(root / src.file)
+        stem = Path(src.file).stem
+        slug = d.label(strength).replace(" ", "").replace("+", "p")
+        rel = f"{lib}/defects/{kind}/{stem}__{kind}_{slug}.wav"
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_wav(root / rel, inj.audio, SR, bits=24, acid=acid)
+        params = dict(inj.params)
+        params["description"] = d.description
+        out.append(Entry(
+            file=rel, library=lib, split="test", label="anomaly", family="defect", kind=kind,
+            check=d.check, strength=float(strength), unit=d.unit, grade=d.label(strength),
+            default=strength == d.default, positions=[[int(a), int(b)] for a, b in inj.spans],
+            tempo=src.tempo, bars=src.bars, key=src.key, program=src.program, pattern=src.pattern,
+            source=src.file, acid=acid is not None, n_samples=int(inj.audio.shape[1]),
+            peak_dbfs=round(float(db(peak(inj.audio))), 3), seed=f"{seed}-{code}-5-{ki}-{gi}-{int(j)}",
+            params=params,
+        ))
     return out
