@@ -12,10 +12,10 @@ Nothing here imports sounddevice at import time.
 
 from loopwatch.monitor.detectors import LIVE_DEFAULTS, LiveAnalyzer
 from loopwatch.monitor.devices import (DeviceError, PortAudioMissing, import_sounddevice, install_hint, list_devices,
-                                       resolve_input)
+                                       rescan, resolve_input)
 from loopwatch.monitor.monitor import AlertInfo, Monitor, MonitorError, MonitorStats, parse_channels
 from loopwatch.monitor.ring import BlockRing
 
 __all__ = ["AlertInfo", "BlockRing", "DeviceError", "LIVE_DEFAULTS", "LiveAnalyzer", "Monitor", "MonitorError",
            "MonitorStats", "PortAudioMissing", "import_sounddevice", "install_hint", "list_devices", "parse_channels",
-           "resolve_input"]
+           "rescan", "resolve_input"]

@@ -46,6 +46,17 @@ def import_sounddevice():
     return sounddevice
 
 
+def rescan(sd=None) -> None:
+    """Make PortAudio enumerate the devices again (a device plugged in, or a sound server started, since import).
+
+    PortAudio lists devices once, when it is initialised. This re-initialises
+    it; call it only while no stream of this process is open.
+    """
+    sd = sd or import_sounddevice()
+    sd._terminate()
+    sd._initialize()
+
+
 def list_devices(sd=None) -> dict[str, Any]:
     """Every PortAudio device, with channels, default rate and host API.
 
