@@ -301,13 +301,22 @@ def test_an_episode_that_gets_worse_is_reported_again():
     assert an.counts["click"] == 4
 
 
-def test_streaming_true_peak_equals_oversampling_the_whole_signal():
-    from scipy.signal import resample_poly
-
-    from loopwatch.monitor.detectors import TruePeakTracker
-
-    x = np.random.default_rng(0).standard_normal((2, SR // 2)) * 0.3
-    tp = TruePeakTracker(2, SR)
-    streamed = np.concatenate([tp.peaks(x[:, i:i + 700]) for i in range(0, x.shape[1], 700)], axis=1)
-    whole = np.abs(resample_poly(x, 4, 1, axis=1)).reshape(2, -1, 4).max(axis=2)
-    np.testing.assert_allclose(streamed[:, tp.delay:], whole[:, :-tp.delay], rtol=0, atol=1e-12)
+def test_times_stay_in_running_input_time_across_a_gap():
+    x = performance(4.0, seed=14)
+    add_clipping(x, int(1.125 * SR))
+    y = performance(4.0, seed=15)
+    add_clipping(y, int(2.125 * SR))
+    add_click(y, int(3.0 * SR))
+    an = LiveAnalyzer(2, SR)
+    out = []
+    for i in range(0, x.shape[1], 512):
+        out += an.process(x[:, i:i + 512])
+    out += an.gap(SR)  # one second of input lost (the ring overflowed): every stream restarts after it
+    for i in range(0, y.shape[1], 512):
+        out += an.process(y[:, i:i + 512])
+    out += an.flush()
+    got = [(f.check, f.t0) for f in alerts(out)]
+    assert [c for c, _ in got] == ["clipping", "clipping", "click"]
+    assert abs(got[0][1] - 1.125) < 0.1 and abs(got[1][1] - (5.0 + 2.125)) < 0.1
+    assert got[2][1] == pytest.approx(8.0, abs=0.001)
+    assert an.pos == x.shape[1] + SR + y.shape[1]

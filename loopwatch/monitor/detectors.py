@@ -7,30 +7,35 @@ started). :class:`LiveAnalyzer` runs them all, merges what several channels
 report at once, applies hysteresis (one alert per defect episode, see
 ``hold_s``) and turns events into :class:`loopwatch.findings.Finding`\\ s.
 
-Detection logic comes from :mod:`loopwatch.checks` wherever it exists in a
-block-friendly form:
+Detection logic comes from :mod:`loopwatch.checks`, in its block-friendly forms:
 
 =================  ===========================================================
 live check         detection
 =================  ===========================================================
 ``click``,         :func:`loopwatch.checks.click.detect_impulses` with
 ``discontinuity``  :func:`~loopwatch.checks.click.exclusion_mask`, run on
-                   overlapping windows: each hop of ``hop`` samples is analysed
-                   with ``left`` samples of history and ``right`` of look-ahead,
-                   and only events whose peak falls in the hop are kept, so an
-                   impulse on a block boundary is found exactly once.
-``clipping``       :class:`loopwatch.checks.clipping.ClipStream` (flat runs at
-                   the absolute ceiling, carried across blocks).
-``true-peak``      4x oversampling (polyphase FIR, BS.1770 style) with the
-                   filter state carried across blocks.
-``dropout``,       runs of digital zero (:data:`loopwatch.checks._common.DIGITAL_ZERO`)
-``silence``        inside sound, and long digital silence, carried across blocks.
-``dc-offset``      mean over the last 2 s, with 6 dB of hysteresis.
-``noise``          noise floor while the player is quiet: frame levels over a
-                   steady quiet stretch.
+                   overlapping windows (:class:`ClickTracker`): each hop of
+                   2048 samples is analysed with 4096 samples of history and
+                   1536 of look-ahead, and only events whose peak falls in the
+                   hop are kept, so an impulse on a block boundary is found
+                   exactly once, with the context the offline check has.
+``clipping``       :class:`loopwatch.checks.clipping.ClipStream`
+``true-peak``      :class:`loopwatch.checks.truepeak.TruePeakStream`
+``dropout``,       :class:`loopwatch.checks.dropout.DropoutStream` (digital
+``silence``        silence is ``info`` here: a stopped DAW transport on a
+                   loopback input is not a defect)
+``dc-offset``      :class:`loopwatch.checks.dc.DCStream`
+``noise``          :class:`NoiseTracker`: the noise floor measured only while
+                   the player is quiet (steady frames under ``quiet_db``).
+                   ``loopwatch.checks.noise.NoiseFloorStream`` takes minimum
+                   statistics over any 5 s, which on a continuous performance
+                   is the music's own level, so it is not used live.
 ``xrun``           reported by the monitor (PortAudio input overflow, or the
                    analysis falling behind the ring).
 =================  ===========================================================
+
+Those streams count time from their first block; :class:`ChecksStream`
+re-bases them on the running input position (and restarts them after a gap).
 """
 
 from __future__ import annotations
@@ -175,263 +180,60 @@ class ClickTracker:
         return out
 
 
-# --- clipping -------------------------------------------------------------------------
+# --- the streaming classes of loopwatch.checks ---------------------------------------
 
 
-class ClipTracker:
-    """:class:`loopwatch.checks.clipping.ClipStream`, re-based on the running input position."""
+def _ch(channel: int | None, names: list[int] | None, channels: int) -> str:
+    if channel is None or channels <= 1:
+        return ""
+    return f", input {names[channel] if names and channel < len(names) else channel + 1}"
 
-    def __init__(self, channels: int, sr: int, level_db: float = -0.1) -> None:
-        self.channels, self.sr, self.level_db = int(channels), int(sr), float(level_db)
+
+class ChecksStream:
+    """One of :mod:`loopwatch.checks`' streaming detectors, re-based on running input frames.
+
+    The checks' stream classes (``ClipStream``, ``TruePeakStream``,
+    ``DropoutStream``, ``DCStream``) count time from their own first block;
+    this adapter adds the input position they were (re)started at, rewrites
+    the message detail for the live form (times are the analyzer's to add) and
+    can override a check's severity (``severity={"silence": "info"}``).
+
+    Parameters
+    ----------
+    factory : callable
+        ``factory()`` returns a fresh stream object with ``process(block) -> list[Finding]``.
+    sr : int
+    detail : callable
+        ``detail(finding) -> str``, the part of the live message after the wall-clock time.
+    severity : dict, optional
+        Severity to use per check name, instead of the stream's.
+    """
+
+    def __init__(self, factory: Callable[[], Any], sr: int, detail: Callable[[Finding], str],
+                 severity: Mapping[str, str] | None = None) -> None:
+        self.factory, self.sr, self.detail = factory, int(sr), detail
+        self.severity = dict(severity or {})
         self.reset(0)
 
     def reset(self, pos: int) -> None:
-        from loopwatch.checks.clipping import ClipStream
-
-        self._stream = ClipStream(self.channels, self.sr, level_db=self.level_db)
+        self._stream = self.factory()
         self._base = int(pos)
 
     def _events(self, findings: list[Finding]) -> list[Event]:
         out = []
         for f in findings:
             s = self._base + int(round(f.t0 * self.sr))
-            e = self._base + int(round(f.t1 * self.sr))
-            where = f", channel {f.channel + 1}" if f.channel is not None and self.channels > 1 else ""
-            out.append(Event("clipping", f.severity, s, e, float(e - s), "samples",
-                             f"{e - s} samples at full scale{where}", f.channel))
+            e = max(s, self._base + int(round(f.t1 * self.sr)))
+            out.append(Event(f.check, self.severity.get(f.check, f.severity), s, e, float(f.value), f.unit,
+                             self.detail(f), f.channel))
         return out
 
     def process(self, x: np.ndarray, pos: int) -> list[Event]:
         return self._events(self._stream.process(x))
 
     def flush(self) -> list[Event]:
-        return self._events(self._stream.flush())
-
-
-# --- true peak ------------------------------------------------------------------------
-
-
-class TruePeakTracker:
-    """True peak per ITU-R BS.1770: 4x oversampling by a polyphase FIR, with history carried across blocks.
-
-    The interpolation filter is a Kaiser-windowed sinc (81 taps at the upsampled
-    rate, beta 5, cut-off at the input's Nyquist frequency), the design
-    :func:`scipy.signal.resample_poly` uses for 4x. Each block is filtered
-    together with the last ``taps - 1`` input samples, so the result is
-    identical to oversampling the whole stream at once.
-
-    Blocks whose sample peak is more than ``gate_db`` (6 dB) under the limit are
-    not oversampled: real audio's inter-sample peaks exceed its sample peaks by
-    about 3 dB at most (a full-scale sine at fs/4, sampled at 45 degrees).
-    """
-
-    UP = 4
-
-    def __init__(self, channels: int, sr: int, threshold_db: float = -1.0, gate_db: float = 6.0) -> None:
-        from scipy.signal import firwin
-
-        self.channels, self.sr = int(channels), int(sr)
-        self.threshold_db = float(threshold_db)
-        self.thr = 10.0 ** (self.threshold_db / 20.0)
-        self.gate = self.thr * 10.0 ** (-gate_db / 20.0)
-        half = 10 * self.UP
-        h = firwin(2 * half + 1, 1.0 / self.UP, window=("kaiser", 5.0)) * self.UP
-        h = np.concatenate([h, np.zeros((-len(h)) % self.UP)])
-        phases = np.stack([h[p::self.UP] for p in range(self.UP)])  # (UP, K)
-        self.K = phases.shape[1]
-        self.H = phases[:, ::-1].T.copy()  # (K, UP): a window of K past-to-present samples @ H = the UP outputs
-        self.delay = half // self.UP  # input samples between a sample and its interpolated neighbourhood
-        self.reset(0)
-
-    def reset(self, pos: int) -> None:
-        self.hist = np.zeros((self.channels, self.K - 1))
-
-    def peaks(self, x: np.ndarray) -> np.ndarray:
-        """Oversampled magnitude ``(channels, frames)``: the max over the 4 phases at each input sample."""
-        buf = np.concatenate([self.hist, x], axis=1)
-        self.hist = buf[:, buf.shape[1] - (self.K - 1):]
-        win = np.lib.stride_tricks.sliding_window_view(buf, self.K, axis=1)  # (channels, frames, K)
-        return np.abs(win @ self.H).max(axis=2)
-
-    def process(self, x: np.ndarray, pos: int) -> list[Event]:
-        if float(np.abs(x).max()) < self.gate:
-            self.hist = np.concatenate([self.hist, x], axis=1)[:, -(self.K - 1):].astype(np.float64)
-            return []
-        mag = self.peaks(x.astype(np.float64))
-        over = mag >= self.thr
-        if not over.any():
-            return []
-        col = over.any(axis=0)
-        i = int(np.argmax(col))
-        j = int(len(col) - np.argmax(col[::-1]))
-        chans = [c for c in range(self.channels) if over[c].any()]
-        peak = float(mag.max())
-        start = max(0, pos + i - self.delay)
-        ch = chans[0] if len(chans) == 1 and self.channels > 1 else None
-        where = f", channel {ch + 1}" if ch is not None else ""
-        return [Event("true-peak", "warn", start, max(start + 1, pos + j - self.delay), round(float(db(peak)), 2), "dBTP",
-                      f"{float(db(peak)):+.1f} dBTP, over {self.threshold_db:.1f} dBTP{where}", ch)]
-
-    def flush(self) -> list[Event]:
-        return []
-
-
-# --- dropouts and digital silence ----------------------------------------------------
-
-
-@dataclass
-class _ZeroState:
-    open_start: int | None = None  # current run of zeros (still open at the last block's end)
-    sound_start: int = 0  # where the current stretch of sound began (end of the last qualifying zero run)
-    pending: tuple[int, int] | None = None  # a dropout waiting for enough sound after it
-    silence_reported: bool = False
-
-
-class DropoutTracker:
-    """Runs of digital zeros: short ones inside sound are dropouts, long ones digital silence.
-
-    A *dropout* is a run of at least ``min_zero`` samples with ``|x| <`` :data:`DIGITAL_ZERO`,
-    at most ``max_zero`` long, with at least ``min_sound`` samples of sound on
-    both sides; it is reported once the sound after it is confirmed
-    (``min_sound`` = 5 ms). Zero runs shorter than ``min_zero`` are part of
-    sound (quiet 16-bit material crosses zero). *Digital silence* is a run
-    reaching ``silence`` samples, reported once per run with severity ``info``.
-    """
-
-    def __init__(self, channels: int, sr: int, *, min_zero_ms: float = 1.0, max_zero_s: float = 1.0,
-                 silence_s: float = 2.0, min_sound_ms: float = 5.0) -> None:
-        self.channels, self.sr = int(channels), int(sr)
-        self.min_zero = max(2, int(round(min_zero_ms * sr / 1000)))
-        self.max_zero = int(round(max_zero_s * sr))
-        self.silence = int(round(silence_s * sr))
-        self.min_sound = max(1, int(round(min_sound_ms * sr / 1000)))
-        self.reset(0)
-
-    def reset(self, pos: int) -> None:
-        self.st = [_ZeroState(sound_start=int(pos)) for _ in range(self.channels)]
-
-    def _run_done(self, st: _ZeroState, s: int, e: int, out: list[Event], ch: int) -> None:
-        if e - s < self.min_zero:
-            return  # part of sound
-        if st.pending is not None and s - st.pending[1] < self.min_sound:
-            st.pending = None  # not enough sound after it: a gap in something quiet, not a dropout
-        if s - st.sound_start >= self.min_sound and e - s <= self.max_zero:
-            st.pending = (s, e)
-        st.sound_start = e
-        st.silence_reported = False
-
-    def process(self, x: np.ndarray, pos: int) -> list[Event]:
-        from loopwatch.checks._common import runs
-
-        n = x.shape[1]
-        end = pos + n
-        out: list[Event] = []
-        zero = np.abs(x) < DIGITAL_ZERO
-        for ch in range(self.channels):
-            st = self.st[ch]
-            iv = runs(zero[ch])
-            if len(iv):  # short zero runs inside the block are sound: skip them before the Python loop
-                iv = iv[((iv[:, 1] - iv[:, 0]) >= self.min_zero) | (iv[:, 0] == 0) | (iv[:, 1] == n)]
-            if st.open_start is not None and (len(iv) == 0 or iv[0][0] != 0):
-                self._run_done(st, st.open_start, pos, out, ch)  # the block starts with sound
-                st.open_start = None
-            for s, e in iv:
-                s_abs = st.open_start if (s == 0 and st.open_start is not None) else pos + int(s)
-                if e == n:
-                    st.open_start = s_abs
-                else:
-                    st.open_start = None
-                    self._run_done(st, s_abs, pos + int(e), out, ch)
-            if st.open_start is not None:
-                length = end - st.open_start
-                if (st.pending is not None and length >= self.min_zero
-                        and st.open_start - st.pending[1] < self.min_sound):
-                    st.pending = None
-                if length >= self.silence and not st.silence_reported:
-                    st.silence_reported = True
-                    out.append(Event("silence", "info", st.open_start, end, round(length / self.sr, 3), "s",
-                                     f"exact zeros for {length / self.sr:.1f} s{self._where(ch)}", ch))
-            if st.pending is not None and end - st.pending[1] >= self.min_sound and (
-                    st.open_start is None or st.open_start - st.pending[1] >= self.min_sound
-                    or end - st.open_start < self.min_zero):
-                s, e = st.pending
-                st.pending = None
-                ms = (e - s) * 1000.0 / self.sr
-                out.append(Event("dropout", "error", s, e, round(ms, 2), "ms",
-                                 f"{ms:.1f} ms of digital silence inside sound{self._where(ch)}", ch))
-        return out
-
-    def _where(self, ch: int) -> str:
-        return f", channel {ch + 1}" if self.channels > 1 else ""
-
-    def flush(self) -> list[Event]:
-        return []
-
-
-# --- DC offset ------------------------------------------------------------------------
-
-
-class DcTracker:
-    """DC offset: every ``window_s`` mean of the last ``span_s`` at or above ``dc_db``, with one sign.
-
-    Requiring the offset in each window (not only on average) keeps the
-    slow, asymmetric swings of bass notes from passing for DC. The event spans
-    those ``span_s``; its value is their mean.
-
-    Hysteresis: after a report, a channel is re-armed only once its offset
-    falls 6 dB under the threshold.
-    """
-
-    def __init__(self, channels: int, sr: int, dc_db: float = -40.0, *, window_s: float = 0.5,
-                 span_s: float = 2.0) -> None:
-        self.channels, self.sr = int(channels), int(sr)
-        self.thr = 10.0 ** (dc_db / 20.0)
-        self.window = max(1, int(round(window_s * sr)))
-        self.n_windows = max(1, int(round(span_s / window_s)))
-        self.reset(0)
-
-    def reset(self, pos: int) -> None:
-        self.acc = np.zeros(self.channels)
-        self.count = 0
-        self.win_start = int(pos)
-        self.means: deque = deque(maxlen=self.n_windows)
-        self.starts: deque = deque(maxlen=self.n_windows)
-        self.armed = np.ones(self.channels, dtype=bool)
-
-    def process(self, x: np.ndarray, pos: int) -> list[Event]:
-        out: list[Event] = []
-        i, n = 0, x.shape[1]
-        while i < n:
-            take = min(n - i, self.window - self.count)
-            self.acc += x[:, i:i + take].sum(axis=1, dtype=np.float64)
-            self.count += take
-            i += take
-            if self.count == self.window:
-                self.means.append(self.acc / self.count)
-                self.starts.append(self.win_start)
-                self.acc = np.zeros(self.channels)
-                self.count = 0
-                self.win_start = pos + i
-                if len(self.means) == self.n_windows:
-                    wins = np.stack(self.means)  # (n_windows, channels)
-                    dc = wins.mean(axis=0)
-                    for ch in range(self.channels):
-                        a = abs(float(dc[ch]))
-                        w = wins[:, ch]
-                        sustained = bool(np.all(np.abs(w) >= self.thr) and (np.all(w > 0) or np.all(w < 0)))
-                        if self.armed[ch] and sustained:
-                            self.armed[ch] = False
-                            where = f" on channel {ch + 1}" if self.channels > 1 else ""
-                            out.append(Event("dc-offset", "warn", self.starts[0], pos + i, round(float(db(a)), 2),
-                                             "dBFS", f"mean {float(dc[ch]):+.4f} ({float(db(a)):.0f} dBFS) for "
-                                             f"{self.n_windows * self.window / self.sr:.1f} s{where}",
-                                             ch if self.channels > 1 else None))
-                        elif a < self.thr / 2.0:
-                            self.armed[ch] = True
-        return out
-
-    def flush(self) -> list[Event]:
-        return []
+        fl = getattr(self._stream, "flush", None)
+        return self._events(fl()) if fl is not None else []
 
 
 # --- noise floor while the player is quiet -------------------------------------------
@@ -554,36 +356,54 @@ class LiveAnalyzer:
     """
 
     CHECKS = ("click", "clipping", "true-peak", "dropout", "dc-offset", "noise")
+    SLOW = ("dc-offset", "silence", "noise")
 
     def __init__(self, channels: int, sr: int = 48000, settings: Mapping[str, Any] | None = None,
                  checks_cfg: Mapping[str, Any] | None = None, clock: Callable[[float], float] | None = None,
-                 only: Any = None) -> None:
+                 only: Any = None, channel_numbers: list[int] | None = None) -> None:
+        from loopwatch.checks.clipping import ClipStream
+        from loopwatch.checks.dc import DCStream
+        from loopwatch.checks.dropout import DropoutStream
+        from loopwatch.checks.truepeak import TruePeakStream
+
         self.channels, self.sr = int(channels), int(sr)
         s = {**LIVE_DEFAULTS, **{k: v for k, v in dict(settings or {}).items() if k in LIVE_DEFAULTS}}
         self.settings = s
         checks_cfg = dict(checks_cfg or {})
         click_cfg = dict(checks_cfg.get("click") or {}) if isinstance(checks_cfg.get("click"), Mapping) else {}
         self.clock = clock
+        self.channel_numbers = list(channel_numbers) if channel_numbers else list(range(1, self.channels + 1))
         self.hold = int(round(float(s["hold_s"]) * self.sr))
         enabled = set(only) if only is not None else set(self.CHECKS)
         unknown = enabled - set(self.CHECKS)
         if unknown:
             raise ValueError(f"unknown live check(s): {', '.join(sorted(unknown))}; known: {', '.join(self.CHECKS)}")
+        C, sr_ = self.channels, self.sr
+        tp_db = float(s["true_peak_db"])
         self.trackers: list[Any] = []
         if "clipping" in enabled:
-            self.trackers.append(ClipTracker(self.channels, self.sr, float(s["clip_level_db"])))
+            self.trackers.append(ChecksStream(lambda: ClipStream(C, sr_, level_db=float(s["clip_level_db"])), sr_,
+                                              lambda f: f"{int(f.value)} samples at full scale"))
         if "click" in enabled:
-            self.trackers.append(ClickTracker(self.channels, self.sr, click_cfg,
+            self.trackers.append(ClickTracker(C, sr_, click_cfg,
                                               error_level_db=float(click_cfg.get("error_level_db", -30.0))))
         if "dropout" in enabled:
-            self.trackers.append(DropoutTracker(self.channels, self.sr, min_zero_ms=float(s["dropout_min_ms"]),
-                                                max_zero_s=float(s["dropout_max_s"]), silence_s=float(s["silence_s"])))
+            self.trackers.append(ChecksStream(
+                lambda: DropoutStream(C, sr_, min_ms=float(s["dropout_min_ms"]), max_ms=1000.0 * float(s["dropout_max_s"]),
+                                      silence_s=float(s["silence_s"])), sr_,
+                lambda f: (f"{f.value:.1f} ms of digital silence inside sound" if f.check == "dropout"
+                           else f"exact zeros for {f.value:.1f} s"),
+                severity={"silence": "info"}))
         if "dc-offset" in enabled:
-            self.trackers.append(DcTracker(self.channels, self.sr, float(s["dc_db"])))
+            self.trackers.append(ChecksStream(
+                lambda: DCStream(C, sr_, warn_db=float(s["dc_db"])), sr_,
+                lambda f: f"offset {f.value:.1f} dBFS ({100.0 * 10 ** (f.value / 20.0):.2f} % of full scale)"))
         if "noise" in enabled:
-            self.trackers.append(NoiseTracker(self.channels, self.sr, floor_db=float(s["noise_floor_db"]),
+            self.trackers.append(NoiseTracker(C, sr_, floor_db=float(s["noise_floor_db"]),
                                               quiet_db=float(s["quiet_db"]), quiet_s=float(s["quiet_s"])))
-        self.true_peak = TruePeakTracker(self.channels, self.sr, float(s["true_peak_db"])) if "true-peak" in enabled else None
+        self.true_peak = ChecksStream(lambda: TruePeakStream(C, sr_, threshold_dbtp=tp_db), sr_,
+                                      lambda f: f"{f.value:+.1f} dBTP, over {tp_db:+.1f} dBTP") \
+            if "true-peak" in enabled else None
         self._tp_wait = int(0.05 * self.sr)
         self._tp_pending: list[Event] = []
         self._clip_spans: deque = deque(maxlen=64)
@@ -650,7 +470,7 @@ class LiveAnalyzer:
         for e in ready:
             if not any(s <= e.start + self._tp_wait and t >= e.start - self.hold for s, t in self._clip_spans):
                 events.append(e)
-        events.sort(key=lambda e: (e.start, e.check))
+        events = self._merge_channels(events)
         out: list[Finding] = []
         for e in events:
             self.counts[e.check] = self.counts.get(e.check, 0) + 1
@@ -666,12 +486,35 @@ class LiveAnalyzer:
             out.append(self.to_finding(e))
         return out
 
+    def _merge_channels(self, events: list[Event]) -> list[Event]:
+        """Sort by time; one event for what several channels report at once (``channel`` None).
+
+        "At once" is within 1 ms, or 0.5 s for the slow conditions (:attr:`SLOW`).
+        """
+        events = sorted(events, key=lambda e: (e.start, e.check))
+        out: list[Event] = []
+        for e in events:
+            # the same instant for defects; within half a second for slow conditions (levels measured per channel)
+            tol = self.sr // 2 if e.check in self.SLOW else max(1, self.sr // 1000)
+            twin = next((o for o in reversed(out) if o.check == e.check and e.start - o.start <= tol
+                         and o.channel != e.channel), None)
+            if twin is None or e.channel is None:
+                out.append(e)
+                continue
+            if severity_rank(e.severity) > severity_rank(twin.severity) or (
+                    e.severity == twin.severity and abs(e.value) > abs(twin.value) and e.unit in ("dBTP", "dBFS")):
+                twin.severity, twin.value, twin.detail = e.severity, e.value, e.detail
+            twin.stop = max(twin.stop, e.stop)
+            twin.channel = None
+        return out
+
     def to_finding(self, e: Event) -> Finding:
         t0, t1 = e.start / self.sr, max(e.stop, e.start) / self.sr
         wall = self.clock(t0) if self.clock is not None else _time.time()
         clock = _time.strftime("%H:%M:%S", _time.localtime(wall))
         label = _LABELS.get(e.check, e.check)
-        detail = f"; {e.detail}" if e.detail else ""
+        text = (e.detail or "") + _ch(e.channel, self.channel_numbers, self.channels)
+        detail = f"; {text.lstrip(', ')}" if text else ""
         msg = f"{label} at input {t0:.3f} s ({clock}{detail})"
         return finding(e.check, e.severity, t0, t1, e.value, e.unit, msg.replace("\n", " "), channel=e.channel)
 
