@@ -140,10 +140,15 @@ def listen_cmd(
         store.close()
         sock.close()
         fail(str(exc))
+    except KeyboardInterrupt:  # Ctrl-C while the stream was opening
+        monitor.stop()
+        store.close()
+        sock.close()
+        raise typer.Exit(130)
 
     info = monitor.device_info
     sel = ",".join(map(str, chans or range(1, min(2, info["inputs"]) + 1)))
-    latency_ms = 1000.0 * float(monitor.closed_stream.latency if monitor.stream is None else monitor.stream.latency)
+    latency_ms = 1000.0 * float(monitor.stream.latency)
     _note(f"listening on '{info['name']}' (channels {sel}, {monitor.rate} Hz, block {monitor.block}, "
           f"input latency {latency_ms:.0f} ms); alerts go to {monitor.path}. Ctrl-C stops.")
 

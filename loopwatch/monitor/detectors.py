@@ -314,7 +314,7 @@ class NoiseTracker:
 
 @dataclass
 class Levels:
-    """Input level of the last analysed stretch, per channel, for the meter."""
+    """Input levels per channel for a meter (dBFS; ``-inf`` for digital silence)."""
 
     peak_db: list[float] = field(default_factory=list)
     rms_db: list[float] = field(default_factory=list)
@@ -412,6 +412,7 @@ class LiveAnalyzer:
         self.pos = 0
         self.counts: dict[str, int] = {}
         self.levels = Levels([-math.inf] * self.channels, [-math.inf] * self.channels)
+        self._ms: np.ndarray | None = None
 
     # -- feeding -----------------------------------------------------------------------
 
@@ -432,10 +433,23 @@ class LiveAnalyzer:
         if self.true_peak is not None:
             self._tp_pending += self.true_peak.process(x, pos)
         self.pos = pos + n
-        peak = np.abs(x).max(axis=1)
-        rms = np.sqrt(np.mean(x.astype(np.float64) ** 2, axis=1))
-        self.levels = Levels([float(db(v)) for v in peak], [float(db(v)) for v in rms])
+        self._meter(x)
         return self._episodes(events)
+
+    def _meter(self, x: np.ndarray) -> None:
+        """Levels for a meter: peak with a 20 dB/s fall-back, RMS averaged over about 300 ms."""
+        dt = x.shape[1] / self.sr
+        peak = np.abs(x).max(axis=1).astype(np.float64)
+        ms = np.mean(x.astype(np.float64) ** 2, axis=1)
+        a = math.exp(-dt / 0.3)
+        self._ms = ms if self._ms is None else a * self._ms + (1.0 - a) * ms
+        pk, rm = [], []
+        for c in range(self.channels):
+            p_db = float(db(peak[c])) if peak[c] > 0 else -math.inf
+            prev = self.levels.peak_db[c] - 20.0 * dt
+            pk.append(max(p_db, prev) if math.isfinite(prev) or math.isfinite(p_db) else -math.inf)
+            rm.append(10.0 * math.log10(self._ms[c]) if self._ms[c] > 1e-20 else -math.inf)
+        self.levels = Levels(pk, rm)
 
     def gap(self, frames: int) -> list[Finding]:
         """``frames`` of input were lost: flush what can be judged, restart every tracker after the gap."""

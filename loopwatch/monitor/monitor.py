@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from loopwatch.checks._common import DIGITAL_ZERO
 from loopwatch.findings import Finding
 from loopwatch.monitor.detectors import LIVE_DEFAULTS, LiveAnalyzer, at_least
 from loopwatch.monitor.devices import DeviceError, import_sounddevice, resolve_input
@@ -459,7 +460,7 @@ class Monitor:
                     self._queue.put(("clip", clip))
         self._dispatch(found)
         with self._lock:
-            self._silent = bool(max(an.levels.peak_db) < -96.0) if an.levels.peak_db else False
+            self._silent = bool(np.all(np.abs(data) < DIGITAL_ZERO)) if nb else self._silent
         return True
 
     def _final(self) -> None:
