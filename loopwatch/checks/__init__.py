@@ -1,0 +1,220 @@
+"""Quality-control checks: what is wrong with a loop, and where.
+
+Each check is a plain function ``check_<name>(audio, sr=None, **thresholds) ->
+list[Finding]`` over a :class:`loopwatch.audio.Audio` or a float array
+``(channels, samples)`` / ``(samples,)`` (48 kHz unless ``sr`` says
+otherwise). Every threshold is a keyword argument with a documented default;
+the ``[checks.<name>]`` tables of the configuration file override them.
+
+=================  =============================================================
+name               finds
+=================  =============================================================
+``click``          short impulsive disturbances (LPC matched-filter detector)
+``discontinuity``  waveform jumps: splices, lost or repeated samples
+``dropout``        sound cut abruptly to digital silence
+``seam``           a jump or level/spectral mismatch where the loop wraps
+``clipping``       flat runs at the signal's extremes
+``true-peak``      true peak above -1 dBTP (BS.1770-4, 4x oversampling)
+``noise``          a stationary broadband noise floor, and the SNR it leaves
+``hum``            50/60 Hz mains hum with harmonics
+``dc-offset``      a constant offset
+``silence``        an all-silent file; leading or trailing digital silence
+``stereo``         polarity inversion (L = -R); identical channels
+``loudness``       integrated loudness in LUFS (informational)
+``length``         length not a whole number of beats at the loop's tempo
+=================  =============================================================
+
+:func:`run_checks` runs all (or some) of them and returns the findings sorted
+by time; :func:`run_all` is the same with defaults, for the evaluation
+harness (``loopwatch bench evaluate --check loopwatch.checks:run_all``).
+Streaming forms for live input live in :mod:`loopwatch.checks.streaming`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+from loopwatch.checks._common import as_array, memo_scope
+from loopwatch.checks.click import check_click, check_discontinuity
+from loopwatch.checks.clipping import check_clipping
+from loopwatch.checks.dc import check_dc_offset
+from loopwatch.checks.dropout import check_dropout
+from loopwatch.checks.hum import check_hum
+from loopwatch.checks.loudness import check_loudness
+from loopwatch.checks.noise import check_noise
+from loopwatch.checks.seam import check_seam
+from loopwatch.checks.silence import check_silence
+from loopwatch.checks.stereo import check_stereo
+from loopwatch.checks.tempo import check_length
+from loopwatch.checks.truepeak import check_true_peak
+from loopwatch.findings import Finding, severity_rank
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A registered check: its name, function, one-line summary and accepted aliases."""
+
+    name: str
+    func: Callable[..., list[Finding]]
+    summary: str
+    aliases: tuple[str, ...] = ()
+
+    def params(self) -> dict[str, Any]:
+        """The check's configurable keyword arguments and their defaults."""
+        sig = inspect.signature(self.func)
+        return {k: p.default for k, p in sig.parameters.items()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY and k not in ("path",)}
+
+
+#: Every check, in report order.
+CHECKS: dict[str, CheckSpec] = {
+    s.name: s
+    for s in (
+        CheckSpec("click", check_click, "short impulsive disturbances", ("clicks", "impulse", "pop")),
+        CheckSpec("discontinuity", check_discontinuity, "waveform jumps (splices, lost samples)", ("jump", "splice")),
+        CheckSpec("dropout", check_dropout, "sound cut to digital silence", ("dropouts", "gap", "gaps")),
+        CheckSpec("seam", check_seam, "jump or mismatch where the loop wraps", ("loop", "wrap")),
+        CheckSpec("clipping", check_clipping, "flat runs at the extremes", ("clip", "clipped")),
+        CheckSpec("true-peak", check_true_peak, "true peak above -1 dBTP", ("truepeak", "tp", "dbtp", "peak")),
+        CheckSpec("noise", check_noise, "stationary broadband noise floor (hiss)", ("hiss", "snr")),
+        CheckSpec("hum", check_hum, "50/60 Hz mains hum", ("mains", "buzz")),
+        CheckSpec("dc-offset", check_dc_offset, "constant offset", ("dc",)),
+        CheckSpec("silence", check_silence, "silent file, leading/trailing silence", ("silent",)),
+        CheckSpec("stereo", check_stereo, "polarity inversion, identical channels", ("polarity", "phase", "mono")),
+        CheckSpec("loudness", check_loudness, "integrated loudness (LUFS)", ("lufs", "level")),
+        CheckSpec("length", check_length, "length vs tempo", ("tempo", "bpm", "beats")),
+    )
+}
+
+for _spec in CHECKS.values():
+    _spec.func.check_names = (_spec.name,)  # type: ignore[attr-defined]  # for the evaluation harness
+
+
+class CheckConfigError(ValueError):
+    """Bad check names or configuration; the message is one line."""
+
+
+def resolve_names(names: Iterable[str]) -> list[str]:
+    """Turn user input (names, aliases, unambiguous prefixes; comma-separated allowed) into check names.
+
+    Raises :class:`CheckConfigError` for unknown or ambiguous entries.
+    """
+    out: list[str] = []
+    for raw in names:
+        for token in str(raw).split(","):
+            t = token.strip().lower().replace("_", "-")
+            if not t:
+                continue
+            if t in CHECKS:
+                hit = t
+            else:
+                by_alias = [s.name for s in CHECKS.values() if t in s.aliases]
+                if by_alias:
+                    hit = by_alias[0]
+                else:
+                    pref = [s.name for s in CHECKS.values()
+                            if s.name.startswith(t) or any(a.startswith(t) for a in s.aliases)]
+                    pref = list(dict.fromkeys(pref))
+                    if len(pref) == 1:
+                        hit = pref[0]
+                    elif pref:
+                        raise CheckConfigError(f"check {token.strip()!r} is ambiguous: {', '.join(pref)}")
+                    else:
+                        raise CheckConfigError(f"unknown check {token.strip()!r}; known: {', '.join(CHECKS)}")
+            if hit not in out:
+                out.append(hit)
+    return out
+
+
+def check_params(config: Mapping[str, Any] | None, names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Validate a ``[checks]`` config table and return ``{check: {param: value}}`` for the checks in ``names``.
+
+    Non-table entries (such as ``min_severity``) are ignored; a table for an
+    unknown check, or an unknown parameter, raises :class:`CheckConfigError`.
+    """
+    out: dict[str, dict[str, Any]] = {n: {} for n in (names or CHECKS)}
+    if not config:
+        return out
+    for key, table in config.items():
+        if not isinstance(table, Mapping):
+            continue
+        name = resolve_names([key])[0]
+        known = CHECKS[name].params()
+        for p, v in table.items():
+            if p not in known:
+                raise CheckConfigError(f"[checks.{key}] has no setting {p!r}; settings: {', '.join(known)}")
+            if name in out:
+                out[name][p] = v
+    return out
+
+
+def run_checks(
+    audio,
+    *,
+    sr: int | None = None,
+    only: Iterable[str] | str | None = None,
+    config: Mapping[str, Any] | None = None,
+    min_severity: str = "info",
+    path: str | None = None,
+) -> list[Finding]:
+    """Run the checks on one file and return the findings sorted by time.
+
+    Parameters
+    ----------
+    audio : Audio or np.ndarray
+        A decoded file, or an array ``(channels, samples)`` / ``(samples,)`` at ``sr``.
+    sr : int, optional
+        Rate of an array (default 48000).
+    only : str or iterable of str, optional
+        Check names, aliases or unambiguous prefixes (``"click,clip"``); default all.
+    config : mapping, optional
+        The ``[checks]`` table of the configuration: ``{"click": {"threshold_db": 20}}``.
+    min_severity : str
+        Drop findings below this severity.
+    path : str, optional
+        The file the audio came from (for the length check's ``acid`` chunk and
+        name); defaults to ``audio.path``.
+
+    When both ``click`` and ``discontinuity`` run, a click the discontinuity
+    check also reports (same time, same channel) is left out.
+    """
+    if isinstance(only, str):
+        only = [only]
+    names = resolve_names(only) if only else list(CHECKS)
+    params = check_params(config, names)
+    rank = severity_rank(min_severity)
+    x, rate = as_array(audio, sr)
+    p = path if path is not None else getattr(audio, "path", None)
+    findings: list[Finding] = []
+    with memo_scope():
+        for name in names:
+            spec = CHECKS[name]
+            kw = dict(params[name])
+            if name == "length" and p and p != "<array>":
+                kw["path"] = p
+            findings.extend(spec.func(x, rate, **kw))
+    if "click" in names and "discontinuity" in names:
+        jumps = [(f.t0, f.t1, f.channel) for f in findings if f.check == "discontinuity"]
+        findings = [f for f in findings if not (
+            f.check == "click" and any(abs(f.t0 - a) < 0.002 and f.channel == c for a, _, c in jumps))]
+    findings = [f for f in findings if severity_rank(f.severity) >= rank]
+    order = {n: i for i, n in enumerate(CHECKS)}
+    findings.sort(key=lambda f: (f.t0, order.get(f.check, 99), f.t1))
+    return findings
+
+
+def run_all(audio) -> list[Finding]:
+    """Every check with default settings (the evaluation harness's entry point)."""
+    return run_checks(audio)
+
+
+run_all.check_names = tuple(CHECKS)  # type: ignore[attr-defined]
+
+__all__ = [
+    "CHECKS", "CheckSpec", "CheckConfigError", "resolve_names", "check_params", "run_checks", "run_all",
+    "check_click", "check_discontinuity", "check_dropout", "check_seam", "check_clipping", "check_true_peak",
+    "check_noise", "check_hum", "check_dc_offset", "check_silence", "check_stereo", "check_loudness",
+    "check_length",
+]

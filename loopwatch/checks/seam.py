@@ -1,0 +1,159 @@
+"""Loop seam: does the end of the file run into its start?
+
+A loop plays its last sample and then its first. If the file was cut a few
+milliseconds short or long, or its tail was not wrapped, the waveform jumps
+there: a click on every repetition that no general tool reports, because in
+the file the two samples are at opposite ends.
+
+The check joins the last ``context_ms`` to the first ``context_ms`` and runs
+the click detector on the join (:func:`loopwatch.checks.click.detect_impulses`):
+an LPC model fitted across the wrap predicts each side from the other, and a
+jump stands out of the prediction error like a click. The detector's
+attack rules apply, so a loop whose downbeat starts cleanly at sample 0 is
+fine, while a cut mid-waveform is not.
+
+It also compares the level and the brightness (energy of the first
+difference, a crude high-frequency measure) of the 10 ms either side of the
+wrap with the same comparison at every other point of the loop: a step at the
+seam larger than any the music makes elsewhere, and by at least
+``level_db`` / ``spectral_db``, is a level or spectral mismatch (a fade-out at
+the end, a tail cut off).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from loopwatch.checks._common import as_array, db, db_power, finding
+from loopwatch.checks.click import detect_impulses
+from loopwatch.findings import Finding
+
+NAME = "seam"
+
+
+def seam_jump(x: np.ndarray, sr: int = 48000, *, context_ms: float = 85.0, window_ms: float = 1.0,
+              **detect_params) -> tuple[float, float] | None:
+    """Detect a jump at the wrap of one channel.
+
+    Returns ``(score_db, level_db)`` of the impulsive event at the wrap (within
+    ``window_ms``), or None. ``detect_params`` go to
+    :func:`loopwatch.checks.click.detect_impulses`.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    n = x.size
+    k = min(n, int(context_ms * sr / 1000))
+    if k < 256:
+        return None
+    w = np.concatenate([x[-k:], x[:k]])
+    params = dict(edge_ms=1.0)
+    params.update(detect_params)
+    events = detect_impulses(w, sr, **params)
+    win = max(2, int(window_ms * sr / 1000))
+    near = [e for e in events if abs(e.peak - k) <= win]
+    if not near:
+        return None
+    e = max(near, key=lambda e: e.score_db)
+    return e.score_db, e.level_db
+
+
+def _steps(x: np.ndarray, half: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Level and brightness steps (dB) between the ``half`` samples before and after points every ``hop``
+    samples round the loop; index 0 is the seam."""
+    n = x.shape[-1]
+    xx = np.concatenate([x, x[: 2 * half]])  # circular
+    d = np.diff(xx, prepend=x[-1])
+    e = np.concatenate([[0.0], np.cumsum(xx.astype(np.float64) ** 2)])
+    ed = np.concatenate([[0.0], np.cumsum(d.astype(np.float64) ** 2)])
+    # seam: before = x[n-half:n], after = x[0:half], i.e. xx[n-half:n] and xx[n:n+half]; other points
+    # p compare xx[p-half:p] with xx[p:p+half], keeping the seam out of both windows
+    pts = np.arange(half, n - half + 1, hop)
+    pts = np.concatenate([[n], pts])
+    before = e[pts] - e[pts - half]
+    after = e[pts + half] - e[pts]
+    bd = ed[pts] - ed[pts - half]
+    ad = ed[pts + half] - ed[pts]
+    floor = 1e-12 * half
+    lvl = np.abs(db_power((after + floor) / (before + floor)))
+    tilt = np.abs(db_power(((ad + floor) / (after + floor)) / ((bd + floor) / (before + floor))))
+    return lvl, tilt
+
+
+def check_seam(
+    audio,
+    sr: int | None = None,
+    *,
+    threshold_db: float = 20.0,
+    min_level_db: float = -60.0,
+    error_level_db: float = -30.0,
+    level_db: float = 12.0,
+    spectral_db: float = 12.0,
+    margin_db: float = 3.0,
+    window_ms: float = 10.0,
+    min_loudness_db: float = -60.0,
+) -> list[Finding]:
+    """Check the wrap from the last sample to the first.
+
+    Parameters
+    ----------
+    threshold_db, min_level_db
+        Passed to the click detector for the jump test (see
+        :func:`loopwatch.checks.click.detect_impulses`).
+    error_level_db : float
+        A jump whose estimated size reaches this (dBFS) is ``error``.
+    level_db, spectral_db : float
+        Smallest level / brightness step at the seam reported as a mismatch.
+        12 dB is a fade-out or a cut tail, not a change of note.
+    margin_db : float
+        ...and it must exceed the largest such step anywhere else in the loop
+        by this much (a loop of staccato notes steps by 30 dB at every note).
+    window_ms : float
+        Length compared either side of each point.
+    min_loudness_db : float
+        Skip the mismatch test when both sides are quieter than this (RMS dBFS).
+
+    Returns
+    -------
+    list of Finding
+        At ``t0`` = the last sample, ``t1`` = the end of the file (the wrap).
+    """
+    x, sr = as_array(audio, sr)
+    ch, n = x.shape
+    if n < 2:
+        return []
+    t0, t1 = (n - 1) / sr, n / sr
+    out: list[Finding] = []
+    best = None
+    for c in range(ch):
+        r = seam_jump(x[c], sr, threshold_db=threshold_db, min_level_db=min_level_db)
+        if r is not None and (best is None or r[0] > best[0]):
+            best = (r[0], r[1], c)
+    if best is not None:
+        score, level, c = best
+        jump = float(np.max(np.abs(x[:, -1] - x[:, 0])))
+        sev = "error" if level >= error_level_db else "warn"
+        out.append(finding(NAME, sev, t0, t1, score, "dB",
+                           f"loop seam clicks: end does not meet start (jump {db(jump):.0f} dBFS, "
+                           f"+{score:.0f} dB above local residual)"))
+        return out
+    half = int(window_ms * sr / 1000)
+    if n < 8 * half:
+        return out
+    mono = x.mean(axis=0)
+    rms_end = float(np.sqrt(np.mean(mono[-half:] ** 2)))
+    rms_start = float(np.sqrt(np.mean(mono[:half] ** 2)))
+    if max(db(rms_end), db(rms_start)) < min_loudness_db:
+        return out
+    lvl, tilt = _steps(mono, half, max(1, half // 4))
+    seam_l, seam_t = float(lvl[0]), float(tilt[0])
+    other_l = float(lvl[1:].max()) if lvl.size > 1 else 0.0
+    other_t = float(tilt[1:].max()) if tilt.size > 1 else 0.0
+    if seam_l >= level_db and seam_l >= other_l + margin_db:
+        direction = "quieter" if rms_start < rms_end else "louder"
+        out.append(finding(NAME, "warn", t0, t1, seam_l, "dB",
+                           f"loop seam level jump: the start is {seam_l:.0f} dB {direction} than the end "
+                           f"(largest step elsewhere {other_l:.0f} dB)"))
+    elif seam_t >= spectral_db and seam_t >= other_t + margin_db:
+        out.append(finding(NAME, "warn", t0, t1, seam_t, "dB",
+                           f"loop seam spectral jump: brightness changes by {seam_t:.0f} dB across the wrap "
+                           f"(largest step elsewhere {other_t:.0f} dB)"))
+    return out

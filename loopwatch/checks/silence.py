@@ -1,0 +1,76 @@
+"""Silence: a silent file, and leading or trailing silence that breaks a loop.
+
+A loop plays end-to-start forever, so digital silence at its start (an export
+or latency offset) makes it late and longer than its bars, and silence at its
+end leaves a gap every time it repeats. Only *digital* silence (below half an
+LSB of 16-bit audio, -96 dBFS) counts at the edges: a rest is rarely
+digitally silent in a loop rendered with its tail, and a slow fade-in rises
+above -96 dBFS within a sample or two.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from loopwatch.checks._common import DIGITAL_ZERO, as_array, db, finding
+from loopwatch.findings import Finding
+
+NAME = "silence"
+
+
+def edge_silence(x: np.ndarray, level: float = DIGITAL_ZERO) -> tuple[int, int]:
+    """Samples of silence at the start and at the end of ``x`` ``(channels, samples)`` (all channels below ``level``)."""
+    loud = np.flatnonzero(np.any(np.abs(x) >= level, axis=0))
+    if loud.size == 0:
+        return x.shape[1], x.shape[1]
+    return int(loud[0]), int(x.shape[1] - 1 - loud[-1])
+
+
+def check_silence(
+    audio,
+    sr: int | None = None,
+    *,
+    silent_db: float = -70.0,
+    edge_ms: float = 5.0,
+    error_ms: float = 20.0,
+    edge_level_db: float = -96.3,
+) -> list[Finding]:
+    """Find an all-silent file and leading/trailing digital silence.
+
+    Parameters
+    ----------
+    silent_db : float
+        A file whose sample peak is at or below this (dBFS) is silent
+        (``error``). -70 dBFS is below the noise floor of any real recording
+        and 20 dB under the quietest loop anyone ships.
+    edge_ms : float
+        Shortest leading or trailing silence reported. 5 ms is a quarter of a
+        16th note at 180 BPM: less is within a DAW's nudge resolution, more
+        audibly drags or gaps the loop.
+    error_ms : float
+        From this length it is ``error`` (a 32nd note at 190 BPM).
+    edge_level_db : float
+        Level counted as digital silence at the edges (default: half an LSB of
+        16-bit audio).
+    """
+    x, sr = as_array(audio, sr)
+    n = x.shape[1]
+    if n == 0:
+        return []
+    dur = n / sr
+    pk = float(np.abs(x).max())
+    if pk == 0.0:
+        return [finding(NAME, "error", 0.0, dur, -200.0, "dBFS",
+                        "file is digital silence")]
+    if db(pk) <= silent_db:
+        return [finding(NAME, "error", 0.0, dur, float(db(pk)), "dBFS", f"file is silent (peak {db(pk):.1f} dBFS)")]
+    lead, trail = edge_silence(x, 10.0 ** (edge_level_db / 20.0))
+    out = []
+    min_len = edge_ms * sr / 1000
+    for kind, k, t0, t1 in (("leading", lead, 0.0, lead / sr), ("trailing", trail, (n - trail) / sr, dur)):
+        if k >= min_len:
+            ms = k * 1000.0 / sr
+            sev = "error" if ms >= error_ms else "warn"
+            out.append(finding(NAME, sev, t0, t1, ms, "ms", f"{kind} silence: {ms:.1f} ms of digital silence "
+                               f"{'before the first sound' if kind == 'leading' else 'after the last sound'}"))
+    return out

@@ -1,0 +1,76 @@
+"""Stereo: fake stereo (identical channels) and polarity inversion (L = -R).
+
+Only the first two channels are compared (the stereo pair of a multichannel
+file). The measures are the Pearson correlation of L and R over the file and
+the mono-sum loss: how much quieter ``(L + R) / 2`` is than the average of the
+two channels' powers. An in-phase pair loses nothing, independent channels
+lose 3 dB, an inverted pair cancels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from loopwatch.checks._common import as_array, db_power, finding
+from loopwatch.findings import Finding
+
+NAME = "stereo"
+
+
+def stereo_stats(left: np.ndarray, right: np.ndarray) -> tuple[float, float, float]:
+    """``(correlation, mono_loss_db, level_difference_db)`` of two channels (zeros for silence)."""
+    l = np.asarray(left, dtype=np.float64)
+    r = np.asarray(right, dtype=np.float64)
+    l = l - l.mean()
+    r = r - r.mean()
+    pl, pr = float(l @ l), float(r @ r)
+    if pl <= 0.0 or pr <= 0.0:
+        return 0.0, 0.0, 0.0
+    corr = float((l @ r) / np.sqrt(pl * pr))
+    m = 0.5 * (l + r)
+    loss = float(db_power((pl + pr) / 2.0 / max(float(m @ m), 1e-30)))
+    return corr, loss, float(db_power(pl / pr))
+
+
+def check_stereo(
+    audio,
+    sr: int | None = None,
+    *,
+    inverted_corr: float = -0.5,
+    identical_tol_db: float = -90.0,
+    min_level_db: float = -70.0,
+) -> list[Finding]:
+    """Flag polarity inversion (``warn``; ``error`` when the mono sum cancels by 20 dB or more) and fake stereo (``info``).
+
+    Parameters
+    ----------
+    inverted_corr : float
+        Correlation at or below which the pair counts as polarity-inverted.
+        Wide real stereo (spaced microphones, stereo reverbs, wideners) sits
+        between about -0.2 and +1 over a whole loop; a pair below -0.5
+        cancels audibly in mono, which is what a flipped cable or plug-in
+        phase switch produces.
+    identical_tol_db : float
+        Channels whose difference is this far below their level are identical:
+        a mono file stored as stereo (costs space, not sound).
+    min_level_db : float
+        Ignore near-silent files (RMS dBFS).
+    """
+    x, sr = as_array(audio, sr)
+    if x.shape[0] < 2 or x.shape[1] < 2:
+        return []
+    l, r = x[0].astype(np.float64), x[1].astype(np.float64)
+    dur = x.shape[1] / sr
+    p = max(float(np.mean(l * l)), float(np.mean(r * r)))
+    if db_power(p) < min_level_db:
+        return []
+    diff = float(np.mean((l - r) ** 2))
+    if db_power(diff / p) <= identical_tol_db:
+        return [finding(NAME, "info", 0.0, dur, float(db_power(max(diff, 1e-30) / p)), "dB",
+                        "left and right are identical (mono stored as stereo)")]
+    corr, loss, _ = stereo_stats(l, r)
+    if corr <= inverted_corr:
+        sev = "error" if loss >= 20.0 else "warn"
+        return [finding(NAME, sev, 0.0, dur, corr, "corr",
+                        f"polarity inverted: L/R correlation {corr:+.2f}, mono sum {loss:.0f} dB quieter")]
+    return []
