@@ -195,6 +195,7 @@ class Monitor:
         self._sel: np.ndarray | None = None
         self._open_channels = 0
         self._lock = threading.Lock()
+        self._stream_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._queue: queue.Queue = queue.Queue()
@@ -250,7 +251,8 @@ class Monitor:
             self._close_stream()
             raise MonitorError(f"cannot open input '{info['name']}' at {self.rate} Hz, "
                                f"{self._open_channels} ch: {_one_line(exc)}") from None
-        self._stream_time = lambda: self.stream.time
+        stream = self.stream
+        self._stream_time = lambda: stream.time
         self._refresh_offset()
         self._spawn()
         try:
@@ -278,7 +280,9 @@ class Monitor:
     # -- stopping ----------------------------------------------------------------------
 
     def _close_stream(self) -> None:
-        s, self.stream = self.stream, None
+        with self._stream_lock:  # the analysis thread must not ask a closing stream for its time
+            self._stream_time = None
+            s, self.stream = self.stream, None
         if s is None:
             return
         try:
@@ -395,16 +399,17 @@ class Monitor:
 
     def _refresh_offset(self) -> None:
         self._offset_at = time.monotonic()
-        if self._stream_time is None:
-            return
-        try:
-            a = time.time()
-            st = float(self._stream_time())
-            b = time.time()
-            if st > 0:
-                self._offset = (a + b) / 2.0 - st
-        except Exception:
-            pass
+        with self._stream_lock:
+            if self._stream_time is None:
+                return
+            try:
+                a = time.time()
+                st = float(self._stream_time())
+                b = time.time()
+            except Exception:
+                return
+        if st > 0:
+            self._offset = (a + b) / 2.0 - st
 
     def wall_time(self, input_s: float) -> float:
         """Wall-clock time (epoch seconds) at which running input time ``input_s`` entered the input.
