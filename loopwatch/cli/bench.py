@@ -188,6 +188,8 @@ def evaluate_cmd(
     no_figures: bool = typer.Option(False, "--no-figures", help="Write no PNG files."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not use the embedding cache."),
     bootstrap: int = typer.Option(500, "--bootstrap", help="Bootstrap resamples for AUROC intervals (0: none)."),
+    threads: int = typer.Option(1, "--threads", help="torch threads for the neural detectors (0: torch's default; "
+                                "1 is fastest for these small networks, and reproducible)."),
     as_json: bool = typer.Option(False, "--json", help="Print the results (results.json) to stdout."),
 ) -> None:
     """Measure detectors and quality checks on a corpus and write a Markdown report with figures.
@@ -214,7 +216,8 @@ def evaluate_cmd(
     cfg = BenchmarkConfig(encoders=list(encoder), detectors=list(detector), checks=list(check),
                           libraries=list(library) if library else None, quantile=quantile, tolerance_ms=tolerance_ms,
                           min_severity=min_severity, figures=not no_figures, cache=not no_cache,
-                          boot=max(0, bootstrap), run_detectors=not no_detectors, run_checks=not no_checks,
+                          boot=max(0, bootstrap), threads=max(0, threads), run_detectors=not no_detectors,
+                          run_checks=not no_checks,
                           command=_command_line(ctx))
     try:
         with _progress(as_json) as cb:

@@ -21,14 +21,16 @@ hum                hum          -60, -50, -40, -30 dBFS            -40 dBFS   gr
 dc-offset          dc-offset    -46, -40, -34, -28 dBFS            -34 dBFS   2 % offset of a faulty converter
 seam               seam         -36, -30, -24, -18 dBFS jump       -24 dBFS   loop cut a few ms short: end != start
 polarity           stereo       inverted                           inverted   one channel's polarity flipped
-leading-silence    silence      10, 50, 250 ms                     50 ms      export or latency offset at the start
-trailing-silence   silence      10, 50, 250 ms                     50 ms      export range too long at the end
+leading-silence    silence      20, 50, 250 ms                     50 ms      export or latency offset at the start
+trailing-silence   silence      20, 50, 250 ms                     50 ms      export range too long at the end
 =================  ===========  =================================  =========  ====================================
 
 Levels in dBFS are peak amplitudes relative to full scale (1.0), except hum,
 whose level follows AES17 (RMS + 3 dB, so a full-scale sine is 0 dBFS). SNR
 is the ratio of the loop's power to the added noise's power over the file.
-Clicks and dropouts go where the loop is sounding (a 10 ms frame within
+Silence grades start at 20 ms because shorter edge gaps occur in clean loops
+(a one-shot sample that has played out before the bar ends). Clicks and
+dropouts go where the loop is sounding (a 10 ms frame within
 30 dB of the loudest), at least 20 ms from either end.
 """
 
@@ -386,9 +388,9 @@ def _kinds() -> dict[str, DefectKind]:
                    "{s:g} dBFS jump", "loop cut short: end does not meet start"),
         DefectKind("polarity", "stereo", "", (1.0,), 1.0, False, inject_polarity,
                    "inverted", "right channel polarity-inverted"),
-        DefectKind("leading-silence", "silence", "ms", (10.0, 50.0, 250.0), 50.0, True, inject_leading_silence,
+        DefectKind("leading-silence", "silence", "ms", (20.0, 50.0, 250.0), 50.0, True, inject_leading_silence,
                    "{s:g} ms", "digital silence before the loop"),
-        DefectKind("trailing-silence", "silence", "ms", (10.0, 50.0, 250.0), 50.0, True, inject_trailing_silence,
+        DefectKind("trailing-silence", "silence", "ms", (20.0, 50.0, 250.0), 50.0, True, inject_trailing_silence,
                    "{s:g} ms", "digital silence after the loop"),
     ]
     return {d.name: d for d in k}
