@@ -200,17 +200,24 @@ class Analyzer:
         return results
 
     def run_checks(self, audio: Audio, job: Job) -> list[Finding]:
-        from loopwatch.checks import run_checks
+        """The quality checks on a decoded file; for a section, the time-local ones, in file time.
 
+        A section of a file is not a loop, so the checks about the file as a
+        whole (seam, length, leading/trailing silence) are skipped for it.
+        """
+        from loopwatch.checks import CHECKS, run_checks
+
+        section = job.start_s is not None or job.length_s is not None
+        only = [n for n in CHECKS if n not in SECTION_SKIPS] if section else None
         try:
-            found = run_checks(audio, config=self.check_cfg)
+            found = run_checks(audio, config=self.check_cfg, only=only)
         except Exception as exc:  # a check must never take the daemon down
             log.exception("checks failed on %s", job.path)
             return [Finding("checks", "warn", 0.0, 0.0, 0.0, "", f"quality checks failed: {exc}")]
         offset = job.start_s or 0.0
         if offset:
             found = [Finding(f.check, f.severity, f.t0 + offset, f.t1 + offset, f.value, f.unit,
-                             _shift_message(f.message, f.t0, offset), f.channel) for f in found]
+                             shift_message_times(f.message, f.t0, f.t1, offset), f.channel) for f in found]
         return found
 
     def _score(self, name: str, group: list[tuple[Job, Audio, FileResult]]) -> None:
@@ -266,11 +273,22 @@ class Analyzer:
         return f"{res.file_hash}@{res.start_s or 0:.6f}+{res.length_s or -1:.6f}"
 
 
-def _shift_message(message: str, t0: float, offset: float) -> str:
-    """Rewrite the first 'at X.XXX s' of a section finding's message in file time."""
-    old = f"{t0:.3f} s"
-    new = f"{t0 + offset:.3f} s"
-    return message.replace(old, new, 1) if old in message else message
+#: Checks about a file as a whole, which mean nothing for a section of it.
+SECTION_SKIPS = frozenset({"seam", "length", "silence"})
+
+_TIME = re.compile(r"(?<![\d.+-])(\d+\.\d{3})(?![\d])")
+
+
+def shift_message_times(message: str, t0: float, t1: float, offset: float) -> str:
+    """Move the times quoted in a section finding's message (``X.XXX`` within ``[t0, t1]``) into file time."""
+
+    def repl(m: re.Match) -> str:
+        v = float(m.group(1))
+        if t0 - 5e-4 <= v <= t1 + 5e-4:
+            return f"{v + offset:.3f}"
+        return m.group(1)
+
+    return _TIME.sub(repl, message)
 
 
 def _hash(path: str) -> str:

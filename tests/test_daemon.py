@@ -293,6 +293,7 @@ def test_score_request_for_a_section_answers_the_sender(make_daemon, tmp_path, l
     x = synth_loop(3.0, seed=6)
     x[:, 96000:] = np.clip(x[:, 96000:] * 8, -1, 1)  # clipped from 2 s on
     p = write_wav(tmp_path / "watched" / "long take.wav", x)
+    listener.wait_for(protocol.FILE, lambda a: a[0] == str(p))  # the watcher's own scoring first
     d.wait_idle(10)
     listener.msgs.clear()
     listener.send(protocol.encode_request(protocol.SCORE, "sec-1", str(p), 1.5, 1.0), d.osc_address[1])
@@ -301,6 +302,8 @@ def test_score_request_for_a_section_answers_the_sender(make_daemon, tmp_path, l
     clip = [a for a in alerts if a[3] == "clipping"]
     assert clip, alerts
     assert all(1.5 <= a[4] <= 2.5 for a in clip)  # file time, inside the section
+    assert all(f"{a[4]:.3f}" in a[7] for a in clip)  # the message quotes file time too
+    assert not [a for a in alerts if a[3] in ("seam", "length")]  # a section is not a loop
 
 
 def test_inbox_request_lands_in_the_journal(make_daemon, tmp_path):
