@@ -510,3 +510,83 @@ def test_node_suite_for_the_device_script():
     passed = re.search(r"^# pass (\d+)$", proc.stdout, flags=re.M)
     failed = re.search(r"^# fail (\d+)$", proc.stdout, flags=re.M)
     assert passed and int(passed.group(1)) >= 20 and failed and failed.group(1) == "0", proc.stdout[-2000:]
+
+
+# ---------------------------------------------------------------- recorded from the real daemon
+
+
+def test_session_recorded_from_the_real_daemon_replays_in_the_script(tmp_path):
+    """Run loopwatch's daemon, record every datagram it pushes to the device's port while files
+    land, move, change and disappear, and replay that exact sequence through loopwatch.js."""
+    import os
+
+    import numpy as np
+    import soundfile as sf
+
+    from loopwatch.config import load_config
+    from loopwatch.daemon import Daemon
+
+    device = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    device.bind(("127.0.0.1", 0))
+    port = device.getsockname()[1]
+    watched = tmp_path / "Set Project" / "Samples" / "Recorded"
+    watched.mkdir(parents=True)
+    cfg = load_config(overrides={"osc.port": 0, "osc.push_targets": [f"127.0.0.1:{port}"], "watch.settle_s": 0.2})
+    daemon = Daemon(cfg, [tmp_path])
+    daemon.start()
+    recorded: list[bytes] = []
+
+    def pump(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            device.settimeout(max(0.01, end - time.monotonic()))
+            try:
+                recorded.append(device.recvfrom(65536)[0])
+            except socket.timeout:
+                break
+
+    def settle() -> None:
+        assert daemon.wait_idle(20)
+        pump(0.4)
+
+    try:
+        # the device subscribes (as loopwatch.js does after live.thisdevice) on its own port
+        device.sendto(protocol.encode_request(protocol.SUBSCRIBE, "m4l-test-1", "m4l", port), daemon.osc_address)
+        pump(0.3)
+        t = np.arange(96000) / 48000
+        tone = 0.3 * np.sin(2 * np.pi * 110 * t) * np.exp(-3 * (t % 0.5))
+        clipped = np.clip(tone * 8, -1, 1)
+        sf.write(watched / "Bass 1.wav", np.stack([clipped, clipped]).T, 48000)
+        sf.write(watched / "Pad 2.wav", np.stack([tone, tone]).T, 48000)
+        (watched / "Broken 3.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunkjunk")
+        settle()
+        os.rename(watched / "Bass 1.wav", watched / "Bass 1 renamed.wav")  # clear + same alerts, new path
+        settle()
+        sf.write(watched / "Pad 2.wav", np.stack([clipped * 0.99, clipped]).T, 48000)  # new content
+        settle()
+        (watched / "Broken 3.wav").unlink()  # clear after the grace period
+        time.sleep(2.5)
+        settle()
+        device.sendto(protocol.encode_request(protocol.SYNC, "m4l-test-1", 0), daemon.osc_address)
+        pump(0.5)
+    finally:
+        daemon.stop()
+        device.close()
+    messages = [osc_fixtures.udpreceive_decode(d) for d in recorded]
+    addresses = {m[0] for m in messages}
+    assert {protocol.ALERT, protocol.FILE, protocol.CLEAR, protocol.STATUS} <= addresses, addresses
+    fixture = tmp_path / "recorded_session.json"
+    fixture.write_text(osc_fixtures.dump_fixture(messages), encoding="utf-8")
+    if NODE is None:
+        pytest.skip("node is not installed; the recorded session was checked for its messages only")
+    env = dict(os.environ, LOOPWATCH_M4L_REPLAY=str(fixture))
+    proc = subprocess.run([NODE, "--test", str(M4L / "tests" / "replay.test.js")], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "recorded_session.json" in proc.stdout
+    out = subprocess.run([NODE, str(M4L / "tests" / "harness.js"), "replay", str(fixture)], capture_output=True,
+                         text=True, timeout=60)
+    result = json.loads(out.stdout)
+    names = {row[1] for row in result["table"]}
+    assert "Bass 1 renamed.wav" in names and "Bass 1.wav" not in names and "Broken 3.wav" not in names
+    assert result["posts"] == []
