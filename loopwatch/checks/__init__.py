@@ -65,7 +65,7 @@ class CheckSpec:
         """The check's configurable keyword arguments and their defaults."""
         sig = inspect.signature(self.func)
         return {k: p.default for k, p in sig.parameters.items()
-                if p.kind is inspect.Parameter.KEYWORD_ONLY and k not in ("path",)}
+                if p.kind is inspect.Parameter.KEYWORD_ONLY and k not in ("path", "bpm")}
 
 
 #: Every check, in report order.
@@ -192,7 +192,7 @@ def run_checks(
         for name in names:
             spec = CHECKS[name]
             kw = dict(params[name])
-            if name == "length" and p and p != "<array>":
+            if "path" in inspect.signature(spec.func).parameters and p and p != "<array>":
                 kw["path"] = p
             findings.extend(spec.func(x, rate, **kw))
     if "click" in names and "discontinuity" in names:

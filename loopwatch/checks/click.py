@@ -67,6 +67,7 @@ class ImpulseEvent:
     kind: str  # "click" or "discontinuity"
     residual_db: float  # prediction error left after AR interpolation, dB over the floor
     floor_change_db: float = 0.0  # residual floor after vs before, dB
+    relative_db: float = 0.0  # estimated amplitude over the signal's RMS within +-10 ms, dB
 
 
 def detect_impulses(
@@ -79,19 +80,22 @@ def detect_impulses(
     threshold_db: float = 20.0,
     isolation_db: float = 6.0,
     rival_db: float = 15.0,
-    periodic_db: float = 20.0,
+    periodic_db: float = 30.0,
     periodic_ms: float = 60.0,
     min_level_db: float = -60.0,
+    min_relative_db: float = -30.0,
     context_ms: float = 20.0,
-    onset_db: float = 10.0,
+    onset_db: float = 6.0,
     onset_isolation_db: float = 15.0,
     floor_change_db: float = 6.0,
     strong_onset_db: float = 20.0,
     strong_onset_isolation_db: float = 25.0,
+    attack_max_width_ms: float = 0.25,
     merge_ms: float = 1.0,
     edge_ms: float = 1.0,
-    max_width_ms: float = 1.0,
-    jump_db: float = 15.0,
+    max_width_ms: float = 1.5,
+    jump_max_width_ms: float = 0.25,
+    jump_db: float = 9.0,
     exclude: np.ndarray | None = None,
     offset: int = 0,
     trace: list | None = None,
@@ -136,29 +140,43 @@ def detect_impulses(
     min_level_db : float
         Smallest impulse amplitude reported, dBFS. Quieter ticks are inaudible
         under music; in silence they are below a 16-bit file's own dither.
+    min_relative_db : float
+        Smallest impulse amplitude relative to the signal's RMS within
+        +-11 ms. A broadband tick 30 dB under the music around it is masked;
+        sampled instruments are full of such micro-discontinuities (sample
+        loop points, voice starts) that nobody hears.
     context_ms : float
         Half-width of the neighbourhood for the isolation test.
-    onset_db, floor_change_db, onset_isolation_db : float
+    onset_db, floor_change_db, onset_isolation_db, attack_max_width_ms : float
         When the signal's energy 1-10 ms after the event differs from the
         1-10 ms before by more than ``onset_db``, or the detection signal's
         median (the residual floor) changes by more than ``floor_change_db``,
         the event is at a musical attack or cut-off (a new sound brings its own
-        noise; a click leaves the floor alone) and needs
-        ``onset_isolation_db`` of isolation.
+        noise; a click leaves the floor alone). It then needs
+        ``onset_isolation_db`` of isolation and must be no wider than
+        ``attack_max_width_ms`` (a pick's or a drum's noise lasts a
+        millisecond or more, a digital click a few samples).
     strong_onset_db, strong_onset_isolation_db : float
-        Where either change exceeds ``strong_onset_db`` (a drum sample or a
-        pick attack starting abruptly), ``strong_onset_isolation_db``.
+        Where either change exceeds ``strong_onset_db`` (a drum sample, a
+        pick attack or a synth note starting abruptly, often from near
+        silence), ``strong_onset_isolation_db``, and at least the change
+        less 10 dB: a click must stand out of the new sound's own transient
+        about as far as that sound stands out of what came before.
     merge_ms : float
         Candidate samples closer than this form one event.
-    max_width_ms : float
-        Events whose detection peak stays above a quarter of its height for
-        longer than this are transients or noise bursts, not clicks.
+    max_width_ms, jump_max_width_ms : float
+        Events whose detection peak stays above half its height for longer
+        than ``max_width_ms`` are transients, not clicks. Events that AR
+        interpolation of up to 0.8 ms cannot explain are either jumps, which
+        are instantaneous, or bursts of noise that last (a pick, a drum); only
+        those no wider than ``jump_max_width_ms`` are kept, as discontinuities.
     edge_ms : float
         Events this close to either end of ``x`` are skipped (the file's ends are
         the loop seam, judged by the seam check).
     jump_db : float
-        Classification: if AR interpolation of the event leaves a prediction
-        error more than ``jump_db`` above the floor, it is a discontinuity.
+        Classification: if AR interpolation of the event's core leaves a
+        prediction error more than ``jump_db`` above what the model leaves
+        nearby, it is not an additive click.
     exclude : np.ndarray of bool, optional
         Samples not to report (clipped plateaus, dropouts).
     offset : int
@@ -209,6 +227,8 @@ def detect_impulses(
     periodic_lin = 10.0 ** (periodic_db / 20.0)
     pctx = int(periodic_ms * sr / 1000)
     max_width = max(1, int(max_width_ms * sr / 1000))
+    attack_width = max(1, int(attack_max_width_ms * sr / 1000))
+    jump_width = max(1, int(jump_max_width_ms * sr / 1000))
     for g in groups:
         c = int(g[np.argmax(am[g])])
         peak = float(am[c])
@@ -218,8 +238,9 @@ def detect_impulses(
             _reject(trace, c + offset, "level")
             continue
         s0, s1 = int(g[0]), int(g[-1]) + 1
-        # extent: where the detection signal stays above a quarter of the peak
-        above = g[am[g] >= 0.25 * peak]
+        # extent: where the detection signal stays above half the peak (the
+        # matched filter's own spread stays below that for an impulse)
+        above = g[am[g] >= 0.5 * peak]
         start, stop = int(above[0]), int(above[-1]) + 1
         if stop - start > max_width:
             _reject(trace, c + offset, "width")
@@ -249,16 +270,46 @@ def detect_impulses(
         f_before = float(np.median(am[max(0, s0 - long_) : max(0, s0 - guard)])) if s0 - guard > 0 else 0.0
         rise = float(db((f_after + 1e-9) / (f_before + 1e-9)))
         change = max(abs(onset), abs(rise))
-        if (change > strong_onset_db and db(iso) < strong_onset_isolation_db) or (
-            (abs(onset) > onset_db or abs(rise) > floor_change_db) and db(iso) < onset_isolation_db
+        at_attack = abs(onset) > onset_db or abs(rise) > floor_change_db
+        if at_attack and (db(iso) < onset_isolation_db or stop - start > attack_width) or (
+            change > strong_onset_db and db(iso) < max(strong_onset_isolation_db, change - 10.0)
         ):
             _reject(trace, c + offset, "onset")
             continue
-        core = g[am[g] >= 0.1 * peak]
-        resid_db = _interpolation_residual_db(x, m, gain, c, max(0, int(core[0]) - 1), min(n, int(core[-1]) + 2), p, hop, fl)
+        # Is the disturbance explained by re-estimating a few samples (AR
+        # interpolation of the core, widened step by step up to 0.8 ms)? Then it
+        # was additive and short: a click. If not, the waveform continues from
+        # elsewhere (a jump), or the disturbance lasts (a burst of noise: a
+        # pick or a drum); only an instantaneous one is reported, as a jump.
+        cores = [(start - 2, stop + 2), (start - 6, stop + 6), (c - 20, c + 20)]
+        resid_db = min(_interpolation_residual_db(x, p, cores))
         kind = NAME_DISCONTINUITY if resid_db > jump_db else NAME
+        if kind == NAME_DISCONTINUITY and stop - start > jump_width:
+            _reject(trace, c + offset, "burst")
+            continue
+        local = np.sqrt(max(_mean_energy(csum, s0 - long_, s1 + long_), 1e-20))
+        if kind == NAME_DISCONTINUITY:
+            # a step's size is what matters, and the impulse-matched filter
+            # under-reads it for low-pass material: take it from the waveform
+            dd = np.abs(np.diff(x[max(0, start - 2) : min(n, stop + 3)].astype(np.float64)))
+            level = max(level, float(dd.max()) if dd.size else 0.0)
+        rel = float(db(level / local))
+        if rel < min_relative_db:
+            _reject(trace, c + offset, "relative")
+            continue
+        if kind == NAME_DISCONTINUITY:
+            # a jump that recurs at the pitch period is the edge of a sawtooth or
+            # pulse wave: look at the waveform's own steps, which (unlike the
+            # detection signal) do not depend on how each LPC hop modelled them
+            lo2, hi2 = max(0, c - pctx), min(n, c + pctx)
+            d = np.abs(np.diff(x[lo2:hi2].astype(np.float64), prepend=x[lo2]))
+            j = c - lo2
+            step = float(d[max(0, j - merge) : j + merge + 1].max())
+            if _periodic(d, j, max(0, s0 - lo2), min(d.size, s1 - lo2), step / 4.0, pctx, merge, 1):
+                _reject(trace, c + offset, "periodic-jump")
+                continue
         out.append(ImpulseEvent(channel, start + offset, stop + offset, c + offset, float(db(peak / fl)),
-                                float(db(iso)), float(db(level)), onset, kind, resid_db, rise))
+                                float(db(iso)), float(db(level)), onset, kind, resid_db, rise, rel))
     return out
 
 
@@ -276,13 +327,16 @@ def _peak_positions(seg: np.ndarray, level: float, gap: int) -> np.ndarray:
     return np.array([g[np.argmax(seg[g])] for g in groups])
 
 
-def _periodic(am: np.ndarray, c: int, s0: int, s1: int, level: float, ctx: int, gap: int) -> bool:
+def _periodic(am: np.ndarray, c: int, s0: int, s1: int, level: float, ctx: int, gap: int,
+              min_matches: int = 2) -> bool:
     """True when peaks above ``level`` recur around ``c`` at a regular spacing.
 
     Take the nearest other peak (distance ``P``); the event is periodic when
-    another peak sits within 6 % of ``c +- 2P`` or on the far side at ``P``
-    (periods from 1 to ``ctx / 2`` samples: the edges of a sawtooth or pulse
-    wave from about 40 Hz up).
+    at least ``min_matches`` of ``c - P`` (the far side), ``c + 2P``,
+    ``c - 2P`` and ``c + 3P`` (signs relative to the nearest peak) hold a peak
+    within 6 % of ``P``: a train of edges (a sawtooth or pulse wave from about
+    40 Hz up). Two matches are asked of the detection signal (busy music has
+    many peaks, one may sit anywhere), one of the waveform's own steps.
     """
     n = am.size
     lo, hi = max(0, c - ctx), min(n, c + ctx)
@@ -297,8 +351,8 @@ def _periodic(am: np.ndarray, c: int, s0: int, s1: int, level: float, ctx: int, 
         return False
     tol = max(2, int(0.06 * P))
     side = np.sign(d[np.argmin(np.abs(d))])
-    targets = (-side * P, side * 2 * P, -side * 2 * P)
-    return any(np.any(np.abs(d - t) <= tol) for t in targets)
+    targets = (-side * P, side * 2 * P, -side * 2 * P, side * 3 * P)
+    return sum(bool(np.any(np.abs(d - t) <= tol)) for t in targets) >= min_matches
 
 
 def _count_peaks(seg: np.ndarray, level: float, gap: int) -> int:
@@ -317,51 +371,56 @@ def _mean_energy(csum: np.ndarray, a: int, b: int) -> float:
     return float((csum[b] - csum[a]) / (b - a))
 
 
-def _interpolation_residual_db(x, m, gain, c, start, stop, p, hop, floor) -> float:
-    """Prediction error left after least-squares AR interpolation of ``x[start:stop]``, dB over ``floor``.
+def _interpolation_residual_db(x: np.ndarray, p: int, cores: list[tuple[int, int]]) -> list[float]:
+    """Prediction error left after least-squares AR interpolation of each core ``x[a:b]``, in dB over
+    the error the same model leaves in windows of the same length nearby (median of up to 8).
 
-    The AR coefficients are re-fitted on the surrounding 2 x 1024 samples with
-    the event's samples left out (so the disturbance does not bias them).
+    The AR model (order ``p``) is fitted once on the 2 x 1024 samples around the
+    widest core, with the core's samples left out (so the disturbance does not
+    bias it). A click is explained away (about 0 dB); a jump or a lasting
+    burst is not.
     """
     n = x.size
-    width = stop - start
-    if width > 96:  # wider than 2 ms: a burst, not something a few samples explain
-        return 0.0
-    w0 = max(0, start - 3 * p)
-    w1 = min(n, stop + 3 * p)
-    seg = x[w0:w1].astype(np.float64)
-    u0, u1 = start - w0, stop - w0
-    # fit AR on context outside the event
-    c0, c1 = max(0, start - 1024), min(n, stop + 1024)
+    cores = [(max(0, a), min(n, b)) for a, b in cores if b > a]
+    if not cores:
+        return [0.0]
+    u0 = min(a for a, _ in cores)
+    u1 = max(b for _, b in cores)
+    c0, c1 = max(0, u0 - 1024), min(n, u1 + 1024)
     ctx = x[c0:c1].astype(np.float64).copy()
-    ctx[start - c0 : stop - c0] = 0.0
+    ctx[u0 - c0 : u1 - c0] = 0.0
     a = _lpc_autocorr(ctx, p)
-    rows = len(seg) - p
-    if rows <= width + 2:
-        return 0.0
-    A = np.zeros((rows, len(seg)))
-    for k in range(p + 1):
-        A[np.arange(rows), np.arange(rows) + p - k] = a[k]
-    known = np.ones(len(seg), dtype=bool)
-    known[u0:u1] = False
-    Au, Ak = A[:, ~known], A[:, known]
-    rhs = -Ak @ seg[known]
-    xu, *_ = np.linalg.lstsq(Au, rhs, rcond=None)
-    e = Au @ xu - rhs
-    # Mean squared prediction error left, relative to what the same model leaves
-    # in windows of the same length around the event (median of up to 8), so
-    # the comparison is like for like: a click is explained away (~0 dB), a
-    # jump is not.
     e_ctx = np.convolve(ctx, a)[: len(ctx)]
-    ev0, ev1 = start - c0, stop - c0
-    wins = []
-    for k in range(1, 5):
-        for lo in (ev0 - 2 * p - k * rows, ev1 + 2 * p + (k - 1) * rows):
-            if lo >= p and lo + rows <= len(e_ctx):
-                wins.append(float(np.mean(e_ctx[lo : lo + rows] ** 2)))
-    ref2 = float(np.median(wins)) if wins else float(np.mean(e_ctx[p:] ** 2))
-    ref2 = max(ref2, 1e-9)  # (3e-5)^2: an LSB of 16-bit audio; digital silence has no residual to compare with
-    return float(10.0 * np.log10(max(float(np.mean(e * e)), 1e-30) / ref2))
+    out = []
+    for start, stop in cores:
+        width = stop - start
+        w0, w1 = max(0, start - 3 * p), min(n, stop + 3 * p)
+        seg = x[w0:w1].astype(np.float64)
+        rows = len(seg) - p
+        if rows <= width + 2:
+            out.append(0.0)
+            continue
+        A = np.zeros((rows, len(seg)))
+        r = np.arange(rows)
+        for k in range(p + 1):
+            A[r, r + p - k] = a[k]
+        known = np.ones(len(seg), dtype=bool)
+        known[start - w0 : stop - w0] = False
+        Au, Ak = A[:, ~known], A[:, known]
+        rhs = -Ak @ seg[known]
+        xu, *_ = np.linalg.lstsq(Au, rhs, rcond=None)
+        e = Au @ xu - rhs
+        # what the model leaves in windows of this length around the event, outside it
+        ev0, ev1 = u0 - c0, u1 - c0
+        wins = []
+        for k in range(1, 5):
+            for lo in (ev0 - 2 * p - k * rows, ev1 + 2 * p + (k - 1) * rows):
+                if lo >= p and lo + rows <= len(e_ctx):
+                    wins.append(float(np.mean(e_ctx[lo : lo + rows] ** 2)))
+        ref2 = float(np.median(wins)) if wins else float(np.mean(e_ctx[p:] ** 2))
+        ref2 = max(ref2, 1e-9)  # (3e-5)^2: an LSB of 16-bit audio; digital silence has no residual to compare with
+        out.append(float(10.0 * np.log10(max(float(np.mean(e * e)), 1e-30) / ref2)))
+    return out
 
 
 def _lpc_autocorr(x: np.ndarray, p: int) -> np.ndarray:
@@ -383,7 +442,7 @@ def exclusion_mask(x: np.ndarray, sr: int, *, min_zero_ms: float = 0.5, pad_ms: 
                    min_sound_ms: float = 2.0, sound_db: float = -70.0) -> np.ndarray:
     """Samples the click check leaves to other checks, for one channel.
 
-    * clipped plateaus (the clipping check), and
+    * clipped plateaus and samples at full scale (the clipping check), and
     * the edges between digital silence (at least ``min_zero_ms``) and sound
       lasting at least ``min_sound_ms`` whose median level over that time next
       to the edge reaches ``sound_db`` (a median, so that a click in a silent
@@ -396,7 +455,11 @@ def exclusion_mask(x: np.ndarray, sr: int, *, min_zero_ms: float = 0.5, pad_ms: 
     n = x.size
     mask = np.zeros(n, dtype=bool)
     pad = int(pad_ms * sr / 1000)
-    for s, e in runs(clipped_mask(x)):
+    clipped = clipped_mask(x)
+    # samples at digital full scale, even single ones: the corners of a waveform
+    # clipped for only a sample or two
+    clipped |= np.abs(x) >= 10.0 ** (-0.1 / 20.0)
+    for s, e in runs(clipped):
         mask[max(0, s - pad) : min(n, e + pad)] = True
     zr = runs(np.abs(x) < DIGITAL_ZERO, max(2, int(min_zero_ms * sr / 1000)))
     if len(zr):
@@ -473,6 +536,13 @@ def _to_findings(events: list[ImpulseEvent], sr: int, channels: int, kind: str, 
     return out
 
 
+#: The keyword arguments of :func:`detect_impulses` that the checks pass through.
+_DETECT_PARAMS = ("order", "hop", "threshold_db", "isolation_db", "rival_db", "periodic_db", "periodic_ms",
+                  "min_level_db", "min_relative_db", "context_ms", "onset_db", "onset_isolation_db",
+                  "floor_change_db", "strong_onset_db", "strong_onset_isolation_db", "attack_max_width_ms",
+                  "merge_ms", "edge_ms", "max_width_ms", "jump_max_width_ms", "jump_db")
+
+
 def check_click(
     audio,
     sr: int | None = None,
@@ -480,14 +550,20 @@ def check_click(
     threshold_db: float = 20.0,
     isolation_db: float = 6.0,
     rival_db: float = 15.0,
-    periodic_db: float = 20.0,
+    periodic_db: float = 30.0,
     periodic_ms: float = 60.0,
     min_level_db: float = -60.0,
-    onset_db: float = 10.0,
+    min_relative_db: float = -30.0,
+    onset_db: float = 6.0,
     onset_isolation_db: float = 15.0,
+    floor_change_db: float = 6.0,
+    strong_onset_db: float = 20.0,
+    strong_onset_isolation_db: float = 25.0,
+    attack_max_width_ms: float = 0.25,
     context_ms: float = 20.0,
-    max_width_ms: float = 1.0,
-    jump_db: float = 15.0,
+    max_width_ms: float = 1.5,
+    jump_max_width_ms: float = 0.25,
+    jump_db: float = 9.0,
     order: int = 24,
     hop: int = 1024,
     merge_ms: float = 1.0,
@@ -510,11 +586,7 @@ def check_click(
     peak over the local residual, in dB.
     """
     x, sr = as_array(audio, sr)
-    params = dict(order=order, hop=hop, threshold_db=threshold_db, isolation_db=isolation_db, rival_db=rival_db,
-                  periodic_db=periodic_db, periodic_ms=periodic_ms,
-                  min_level_db=min_level_db, context_ms=context_ms, onset_db=onset_db,
-                  onset_isolation_db=onset_isolation_db, merge_ms=merge_ms, edge_ms=edge_ms,
-                  max_width_ms=max_width_ms, jump_db=jump_db)
+    params = {k: v for k, v in locals().items() if k in _DETECT_PARAMS}
     return _to_findings(impulse_events(x, sr, **params), sr, x.shape[0], NAME, error_level_db, max_findings)
 
 
@@ -525,14 +597,20 @@ def check_discontinuity(
     threshold_db: float = 20.0,
     isolation_db: float = 6.0,
     rival_db: float = 15.0,
-    periodic_db: float = 20.0,
+    periodic_db: float = 30.0,
     periodic_ms: float = 60.0,
     min_level_db: float = -60.0,
-    onset_db: float = 10.0,
+    min_relative_db: float = -30.0,
+    onset_db: float = 6.0,
     onset_isolation_db: float = 15.0,
+    floor_change_db: float = 6.0,
+    strong_onset_db: float = 20.0,
+    strong_onset_isolation_db: float = 25.0,
+    attack_max_width_ms: float = 0.25,
     context_ms: float = 20.0,
-    max_width_ms: float = 1.0,
-    jump_db: float = 15.0,
+    max_width_ms: float = 1.5,
+    jump_max_width_ms: float = 0.25,
+    jump_db: float = 9.0,
     order: int = 24,
     hop: int = 1024,
     merge_ms: float = 1.0,
@@ -547,13 +625,11 @@ def check_discontinuity(
     prediction error more than ``jump_db`` above the local residual (an
     additive click would be explained away). Typical causes: a splice without
     a crossfade, dropped or repeated samples, a buffer glitch. Sound cut to
-    digital silence is the dropout check's.
+    digital silence is the dropout check's. A jump that recurs at the pitch
+    period (the edges of a sawtooth or pulse wave) is not reported.
+    ``error_level_db`` and ``max_findings`` are as for :func:`check_click`.
     """
     x, sr = as_array(audio, sr)
-    params = dict(order=order, hop=hop, threshold_db=threshold_db, isolation_db=isolation_db, rival_db=rival_db,
-                  periodic_db=periodic_db, periodic_ms=periodic_ms,
-                  min_level_db=min_level_db, context_ms=context_ms, onset_db=onset_db,
-                  onset_isolation_db=onset_isolation_db, merge_ms=merge_ms, edge_ms=edge_ms,
-                  max_width_ms=max_width_ms, jump_db=jump_db)
+    params = {k: v for k, v in locals().items() if k in _DETECT_PARAMS}
     return _to_findings(impulse_events(x, sr, **params), sr, x.shape[0], NAME_DISCONTINUITY, error_level_db,
                         max_findings)

@@ -27,7 +27,7 @@ def flat_runs(
     level: float,
     *,
     min_run: int = 3,
-    tolerance: float = 1e-4,
+    tolerance: float = 1e-6,
     min_step: float = 2.0**-13,
     long_run: int = 8,
 ) -> np.ndarray:
@@ -41,8 +41,9 @@ def flat_runs(
     min_run : int
         Fewest consecutive flat samples that make a plateau.
     tolerance : float
-        Relative flatness tolerance (1e-4 is 0.001 dB: exact for PCM and float
-        clipping, loose enough for a later gain change in float).
+        Relative flatness tolerance (1e-6: below an LSB of 16-bit audio, so
+        clipped PCM and float samples, equal after any later gain change,
+        count, and the neighbouring values of a smooth peak do not).
     min_step : float
         A plateau shorter than ``long_run`` must be entered or left by a step at
         least this big (default 4 LSB of 16-bit audio). The peak of a loud
@@ -83,13 +84,14 @@ def check_clipping(
     sr: int | None = None,
     *,
     min_run: int = 3,
-    tolerance: float = 1e-4,
+    tolerance: float = 1e-6,
     min_step: float = 2.0**-13,
     long_run: int = 8,
     min_level_db: float = -30.0,
     full_scale_db: float = -0.1,
     merge_ms: float = 100.0,
     error_fraction: float = 1e-3,
+    min_runs_below_fs: int = 5,
     max_findings: int = 20,
 ) -> list[Finding]:
     """Find clipped regions: flat runs at each channel's positive and negative extremes.
@@ -115,6 +117,11 @@ def check_clipping(
     error_fraction : float
         Also ``error`` when at least this fraction of the channel's samples is
         flat-topped (audible distortion at any level).
+    min_runs_below_fs : int
+        Plateaus below ``full_scale_db`` count only when the channel has at
+        least this many: clipping that happened upstream flattens every loud
+        peak, while a sampled synth's waveform can sit flat for 3-4 samples at
+        its peak once or twice in a loop.
     max_findings : int
         Report at most this many regions (the worst first in a summary line).
 
@@ -136,6 +143,8 @@ def check_clipping(
             if level < lvl_min:
                 continue
             iv = flat_runs(sign * xc, level, min_run=min_run, tolerance=tolerance, min_step=min_step, long_run=long_run)
+            if db(level) < full_scale_db and len(iv) < min_runs_below_fs:
+                continue
             for s, e in iv:
                 regions.append((int(s), int(e), ch, int(e - s), level, int(e - s)))
     if not regions:
@@ -173,7 +182,7 @@ def check_clipping(
     return out
 
 
-def clipped_mask(x: np.ndarray, *, min_run: int = 3, tolerance: float = 1e-4, min_step: float = 2.0**-13,
+def clipped_mask(x: np.ndarray, *, min_run: int = 3, tolerance: float = 1e-6, min_step: float = 2.0**-13,
                  long_run: int = 8, min_level: float = 10 ** (-30 / 20)) -> np.ndarray:
     """Boolean mask of the samples :func:`check_clipping` calls clipped, for one channel."""
     mask = np.zeros(x.shape[-1], dtype=bool)

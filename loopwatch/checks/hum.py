@@ -49,9 +49,15 @@ def hum_components(
     harmonics: int = 6,
     tolerance: float = 0.005,
     prominence_db: float = 12.0,
+    weak_prominence_db: float = 6.0,
     stability_db: float = 6.0,
 ) -> dict:
     """Find the mains family best explained as hum in ``x`` ``(channels, samples)``.
+
+    A line counts when it stands ``prominence_db`` above the spectrum beside
+    it, or ``weak_prominence_db`` when at least three lines agree on one
+    fundamental within 0.1 % (three notes' partials landing on one exact
+    harmonic series of 50 or 60 Hz by chance are far less likely than one).
 
     Returns a dict with ``mains`` (50/60 or None), ``f0``, ``level_dbfs``
     (AES17, over the found harmonics), and ``harmonics``: a list of
@@ -82,19 +88,26 @@ def hum_components(
                 continue
             i = int(np.flatnonzero(win)[np.argmax(amp[win])])
             a = float(amp[i])
-            # a line, not the flank of a note's lobe next to the window: the
-            # largest value within +-1 Hz around the window must be this one
-            wide = np.abs(f - fk) <= max(fk * tolerance, 2 * df) + 1.0
-            if a <= 0 or a < float(amp[wide].max()):
+            # a peak of its own, not the flank of a note's lobe next to the
+            # window: nothing larger within its main lobe (Hann: +-2 bins of the
+            # unpadded resolution) on either side
+            lobe = 2.0 * rate / y.size
+            near = np.abs(f - f[i]) <= 1.25 * lobe
+            if a <= 0 or a < float(amp[near].max()) or i in (int(np.flatnonzero(win)[0]), int(np.flatnonzero(win)[-1])):
                 continue
-            around = (np.abs(f - f[i]) <= 8.0) & (np.abs(f - f[i]) >= 1.5)
+            # the floor right beside the line: outside its main lobe (Hann: +-2 bins of
+            # the unpadded resolution) and within +-max(3 Hz, 4 lobes)
+            around = (np.abs(f - f[i]) <= max(3.0, 4 * lobe)) & (np.abs(f - f[i]) >= 1.25 * lobe)
             if not around.any():
                 continue
             prom = float(db(a / max(float(np.median(amp[around])), 1e-15)))
-            if prom < prominence_db:
+            if prom < min(prominence_db, weak_prominence_db):
                 continue
             if quarters:
                 qa = [float(np.interp(f[i], fq, aq)) for aq, fq, _ in quarters]
+                # present in every quarter (a note comes and goes) and coherent:
+                # the whole file's line is as strong as the quarters' average,
+                # which only a steady frequency and phase achieve
                 if min(qa) <= 0 or db(max(qa) / min(qa)) > stability_db or db(a / max(np.mean(qa), 1e-15)) < -stability_db:
                     continue
             lines.append((k, float(f[i]), a, prom))
@@ -103,6 +116,9 @@ def hum_components(
         ref = max(lines, key=lambda t: t[3])
         f0 = ref[1] / ref[0]
         found = [t for t in lines if abs(t[1] / t[0] - f0) <= max(0.001 * f0, 2 * df / t[0])]
+        strong = [t for t in found if t[3] >= prominence_db]
+        if len(found) < 3:  # weak lines count only as part of a consistent series of three or more
+            found = strong
         if not found:
             continue
         # boxcar droop of the decimation: sinc(f / 1 kHz)
@@ -123,6 +139,7 @@ def check_hum(
     single_line_db: float = 15.0,
     tolerance: float = 0.005,
     prominence_db: float = 12.0,
+    weak_prominence_db: float = 6.0,
     stability_db: float = 6.0,
 ) -> list[Finding]:
     """Report mains hum at or above ``warn_dbfs`` (AES17 level of the harmonics found).
@@ -139,23 +156,27 @@ def check_hum(
         ground-loop hum is often strongest at 100/120 Hz). One isolated line
         could be a sustained note that happens to sit on 50 or 60 Hz...
     single_line_db : float
-        ...unless it stands this far above the spectrum around it: with the
-        rest of the loop's harmonics buried under the music, a hum is often
-        visible only on its fundamental, where bass and guitar notes in
-        standard tuning (49.0, 51.9, 58.3, 61.7 Hz) do not sit.
+        ...unless it is the fundamental or the second harmonic and stands this
+        far above the spectrum around it: with the rest of the loop's
+        harmonics buried under the music, a hum is often visible only there,
+        where bass and guitar notes in standard tuning (49.0, 51.9, 58.3,
+        61.7 Hz; 98.0, 103.8, 116.5, 123.5 Hz) do not sit. Higher partials of
+        detuned notes can land on k x 50 Hz, so a line at 150 Hz and above
+        needs a second one.
     tolerance : float
         Mains frequency tolerance searched (0.5 %: grids are held within
         0.1-0.4 %; tape and vinyl speed errors of a few tenths of a percent also fit).
-    prominence_db, stability_db : float
+    prominence_db, weak_prominence_db, stability_db : float
         See :func:`hum_components`.
     """
     x, sr = as_array(audio, sr)
     if x.shape[1] == 0:
         return []
-    h = hum_components(x, sr, tolerance=tolerance, prominence_db=prominence_db, stability_db=stability_db)
+    h = hum_components(x, sr, tolerance=tolerance, prominence_db=prominence_db,
+                       weak_prominence_db=weak_prominence_db, stability_db=stability_db)
     if h["mains"] is None or h["level_dbfs"] < warn_dbfs:
         return []
-    if len(h["harmonics"]) < min_harmonics and max(p for *_, p in h["harmonics"]) < single_line_db:
+    if len(h["harmonics"]) < min_harmonics and not any(k <= 2 and p >= single_line_db for k, _, _, p in h["harmonics"]):
         return []
     lv = h["level_dbfs"]
     sev = "error" if lv >= error_dbfs else "warn"

@@ -30,12 +30,26 @@ def check_silence(
     audio,
     sr: int | None = None,
     *,
+    path=None,
+    bpm: float | None = None,
     silent_db: float = -70.0,
     edge_ms: float = 5.0,
     error_ms: float = 20.0,
     edge_level_db: float = -96.3,
+    tolerance_ms: float = 2.0,
 ) -> list[Finding]:
     """Find an all-silent file and leading/trailing digital silence.
+
+    When the loop's tempo is known (``bpm``, or the ``acid`` chunk or file name
+    of ``path``, as for the length check), the silence is judged against it:
+
+    * if the file is a whole number of beats *with* the silence, the silence
+      is a rest that belongs to the loop: ``info``;
+    * if it is a whole number of beats *without* it, the silence is padding
+      (an export range too long, a latency offset): ``error``, saying so.
+
+    Without a tempo, silence of ``edge_ms`` or more is ``warn`` and of
+    ``error_ms`` or more ``error``.
 
     Parameters
     ----------
@@ -52,7 +66,11 @@ def check_silence(
     edge_level_db : float
         Level counted as digital silence at the edges (default: half an LSB of
         16-bit audio).
+    tolerance_ms : float
+        How close to a whole number of beats counts as whole (as in the length check).
     """
+    from loopwatch.checks.tempo import loop_tempo
+
     x, sr = as_array(audio, sr)
     n = x.shape[1]
     if n == 0:
@@ -60,17 +78,33 @@ def check_silence(
     dur = n / sr
     pk = float(np.abs(x).max())
     if pk == 0.0:
-        return [finding(NAME, "error", 0.0, dur, -200.0, "dBFS",
-                        "file is digital silence")]
+        return [finding(NAME, "error", 0.0, dur, -200.0, "dBFS", "file is digital silence")]
     if db(pk) <= silent_db:
         return [finding(NAME, "error", 0.0, dur, float(db(pk)), "dBFS", f"file is silent (peak {db(pk):.1f} dBFS)")]
     lead, trail = edge_silence(x, 10.0 ** (edge_level_db / 20.0))
-    out = []
     min_len = edge_ms * sr / 1000
+    if lead < min_len and trail < min_len:
+        return []
+    if path is None:
+        path = getattr(audio, "path", None)
+    tempo, beats_hint, source = loop_tempo(path if path != "<array>" else None, bpm)
+    out = []
     for kind, k, t0, t1 in (("leading", lead, 0.0, lead / sr), ("trailing", trail, (n - trail) / sr, dur)):
-        if k >= min_len:
-            ms = k * 1000.0 / sr
-            sev = "error" if ms >= error_ms else "warn"
-            out.append(finding(NAME, sev, t0, t1, ms, "ms", f"{kind} silence: {ms:.1f} ms of digital silence "
-                               f"{'before the first sound' if kind == 'leading' else 'after the last sound'}"))
+        if k < min_len:
+            continue
+        ms = k * 1000.0 / sr
+        what = (f"{kind} silence: {ms:.1f} ms of digital silence "
+                f"{'before the first sound' if kind == 'leading' else 'after the last sound'}")
+        sev = "error" if ms >= error_ms else "warn"
+        if tempo:
+            beat = 60.0 / tempo
+            def off(d: float) -> float:
+                whole = beats_hint if beats_hint else max(1, round(d / beat))
+                return abs(d - whole * beat) * 1000.0
+            if off(dur) <= tolerance_ms:
+                sev, what = "info", f"{what} (the loop is whole beats at {tempo:g} BPM with it: a rest)"
+            elif off(dur - k / sr) <= tolerance_ms:
+                sev = "error"
+                what = f"{what}: padding, the loop is whole beats at {tempo:g} BPM ({source}) without it"
+        out.append(finding(NAME, sev, t0, t1, ms, "ms", what))
     return out

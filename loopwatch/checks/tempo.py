@@ -97,6 +97,25 @@ def tempo_from_name(name: str | os.PathLike, *, lo: float = 40.0, hi: float = 30
     return None
 
 
+def loop_tempo(path: str | os.PathLike | None, bpm: float | None = None) -> tuple[float | None, int | None, str]:
+    """The tempo a loop declares: ``(bpm, beats or None, source)``; ``(None, None, "")`` when it declares none.
+
+    ``bpm`` given wins; then the ``acid`` chunk of ``path`` (with its beat
+    count), then a tempo in the file name.
+    """
+    if bpm is not None:
+        return float(bpm), None, "given"
+    if path is None:
+        return None, None, ""
+    acid = read_acid(path)
+    if acid is not None and not acid.one_shot:
+        return acid.tempo, (acid.beats if acid.beats > 0 else None), "acid chunk"
+    t = tempo_from_name(path)
+    if t is not None:
+        return t, None, "file name"
+    return None, None, ""
+
+
 def onset_envelope(x: np.ndarray, sr: int = 48000, hop: int = 256) -> tuple[np.ndarray, float]:
     """Half-wave rectified log-energy flux of the first difference (a cheap high-frequency onset curve).
 
@@ -198,20 +217,11 @@ def check_length(
         path = getattr(audio, "path", None)
         if path == "<array>":
             path = None
-    source, beats_hint, num = "", None, 4
-    tempo = None
-    if bpm is not None:
-        tempo, source = float(bpm), "given"
-    if tempo is None and path is not None:
+    num = 4
+    tempo, beats_hint, source = loop_tempo(path, bpm)
+    if source == "acid chunk":
         acid = read_acid(path)
-        if acid is not None and not acid.one_shot:
-            tempo, source = acid.tempo, "acid chunk"
-            beats_hint = acid.beats if acid.beats > 0 else None
-            num = acid.numerator if acid.numerator > 0 else 4
-        if tempo is None:
-            t = tempo_from_name(path)
-            if t is not None:
-                tempo, source = t, "file name"
+        num = acid.numerator if acid is not None and acid.numerator > 0 else 4
     if tempo is not None:
         beat_s = 60.0 / tempo
         beats = dur / beat_s

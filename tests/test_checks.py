@@ -1,0 +1,342 @@
+"""Quality checks: each finds its synthesised defect at the right time, and stays quiet on clean music."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import synth_loop
+from loopwatch.checks import (
+    CHECKS,
+    check_click,
+    check_clipping,
+    check_dc_offset,
+    check_discontinuity,
+    check_dropout,
+    check_hum,
+    check_loudness,
+    check_noise,
+    check_seam,
+    check_silence,
+    check_stereo,
+    check_true_peak,
+    run_checks,
+)
+from test_checks_signals import SR, drum_loop, pluck_loop, saw_bass_loop
+
+CLEAN = {
+    "synth": lambda: synth_loop(4.0),
+    "bass-plucks": lambda: pluck_loop(4.0, seed=11),
+    "guitar-plucks": lambda: pluck_loop(4.0, seed=12, low=110.0, high=660.0),
+    "guitar-chords": lambda: pluck_loop(4.0, seed=13, low=98.0, high=660.0, chords=True, notes_per_s=2.0),
+    "saw-bass": lambda: saw_bass_loop(4.0),
+    "drums": lambda: drum_loop(4.0),
+}
+
+
+@pytest.fixture(scope="module")
+def clean_loops() -> dict[str, np.ndarray]:
+    return {name: make() for name, make in CLEAN.items()}
+
+
+def _serious(findings):
+    return [f for f in findings if f.severity != "info"]
+
+
+# --- clean material --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(CLEAN))
+def test_clean_loops_raise_nothing(clean_loops, name):
+    """No check may warn on clean loops with sharp attacks, chords, saw edges or drums."""
+    # 4 s loops: 8 beats at 120 BPM, as the name says (the length and silence checks read it)
+    found = _serious(run_checks(clean_loops[name], path=f"{name}_120bpm.wav"))
+    assert found == [], [f.message for f in found]
+
+
+def test_clean_loop_reports_its_loudness(clean_loops):
+    found = run_checks(clean_loops["synth"], only="loudness")
+    assert len(found) == 1 and found[0].unit == "LUFS" and found[0].severity == "info"
+    assert -40 < found[0].value < -5
+
+
+# --- clicks ----------------------------------------------------------------------------------------
+
+
+def _add(x: np.ndarray, pos: int, pulse: np.ndarray) -> np.ndarray:
+    y = x.copy()
+    y[:, pos : pos + pulse.size] += pulse.astype(np.float32)
+    return y
+
+
+@pytest.mark.parametrize("name", ["synth", "bass-plucks", "guitar-chords", "saw-bass"])
+@pytest.mark.parametrize("pos", [42_123, 101_777, 150_001])
+def test_single_sample_click_at_minus_40_dbfs_is_found_within_2_ms(clean_loops, name, pos):
+    y = _add(clean_loops[name], pos, np.array([-0.01]))
+    found = check_click(y)
+    assert len(found) == 1, [f.message for f in found]
+    f = found[0]
+    assert abs(f.t0 - pos / SR) <= 0.002 and f.t0 <= pos / SR + 0.002 <= f.t1 + 0.004
+    assert f.check == "click" and f.unit == "dB" and "click at" in f.message
+
+
+@pytest.mark.parametrize("shape", ["burst", "step", "ring"])
+def test_multi_sample_clicks_are_found(clean_loops, shape):
+    rng = np.random.default_rng(5)
+    w = 9
+    if shape == "burst":
+        pulse = np.hanning(w + 2)[1:-1] * rng.choice((-1.0, 1.0), w)
+    elif shape == "step":
+        pulse = np.ones(w)
+    else:
+        k = np.arange(w)
+        pulse = np.exp(-k / 3.0) * np.cos(2 * np.pi * 7000 * k / SR)
+    pulse = 0.03 * pulse / np.abs(pulse).max()
+    pos = 123_456
+    found = check_click(_add(clean_loops["guitar-plucks"], pos, pulse))
+    assert [round(f.t0, 2) for f in found] == [round(pos / SR, 2)]
+
+
+def test_click_in_one_channel_names_the_channel(clean_loops):
+    y = clean_loops["synth"].copy()
+    y[1, 90_000] += 0.02
+    (f,) = check_click(y)
+    assert f.channel == 1 and "channel 2" in f.message
+
+
+def test_click_in_digital_silence_is_found():
+    x = pluck_loop(2.0, seed=4)
+    x[:, 40_000:60_000] = 0.0
+    x[:, 50_000] = 0.005
+    found = check_click(x)
+    assert [round(f.t0, 3) for f in found] == [round(50_000 / SR, 3)]
+
+
+def test_full_scale_square_wave_is_clipping_not_clicks():
+    t = np.arange(2 * SR) / SR
+    sq = np.sign(np.sin(2 * np.pi * 110 * t + 0.1)).astype(np.float32)
+    x = np.stack([sq, sq])
+    assert check_click(x) == [] and check_discontinuity(x) == []
+    clip = check_clipping(x)
+    assert clip and clip[0].severity == "error"
+
+
+def test_quiet_square_and_saw_synths_raise_no_clicks():
+    t = np.arange(2 * SR) / SR
+    for f0 in (55.0, 110.0, 220.0):
+        saw = (0.3 * (2 * ((t * f0) % 1.0) - 1)).astype(np.float32)
+        sq = (0.3 * np.sign(np.sin(2 * np.pi * f0 * t + 0.1))).astype(np.float32)
+        assert check_click(saw) == [], f0
+        assert check_click(sq) == [], f0
+
+
+def test_discontinuity_splice_in_a_sustained_tone():
+    t = np.arange(2 * SR) / SR
+    tone = 0.4 * np.sin(2 * np.pi * 82.4 * t) + 0.1 * np.sin(2 * np.pi * 164.8 * t)
+    cut = 60_145  # near a crest of the 82.4 Hz tone
+    # an edit that drops half a period: the waveform carries on from the opposite crest
+    spliced = np.concatenate([tone[:cut], tone[cut + 291 :]]).astype(np.float32)
+    found = check_discontinuity(spliced)
+    assert [round(f.t0, 3) for f in found] == [round(cut / SR, 3)]
+    # the click check reports it too (a jump is heard as a click), run_checks keeps only one
+    assert check_click(spliced)
+    both = run_checks(spliced, only="click,discontinuity")
+    assert [f.check for f in both] == ["discontinuity"]
+
+
+# --- dropouts, seam, clipping, true peak -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("ms", [1.0, 5.0, 20.0])
+def test_dropout_is_found_at_its_position(clean_loops, ms):
+    y = clean_loops["guitar-chords"].copy()
+    pos, d = 70_001, int(ms * SR / 1000)
+    y[:, pos : pos + d] = 0.0
+    found = check_dropout(y)
+    assert len(found) == 1
+    assert found[0].t0 == pytest.approx(pos / SR, abs=1e-4)
+    assert found[0].value == pytest.approx(ms, abs=0.1)
+    assert found[0].severity == "error"
+
+
+def test_rests_are_not_dropouts():
+    x = pluck_loop(2.0, seed=8)
+    # a rest: the sound decays smoothly into digital silence, then a note starts
+    fade = np.linspace(1.0, 0.0, 2400) ** 3
+    x[:, 30_000:32_400] *= fade
+    x[:, 32_400:40_000] = 0.0
+    assert check_dropout(x) == []
+
+
+@pytest.mark.parametrize("cut", [48, 480, 1500])
+def test_seam_cut_short_is_found_at_the_wrap(clean_loops, cut):
+    x = clean_loops["guitar-plucks"]
+    # cut where the end no longer meets the start by at least -30 dBFS
+    n = x.shape[1]
+    ends = np.arange(n - cut - 200, n - cut)
+    jumps = np.abs(x[0, ends] - x[0, 0])
+    end = int(ends[np.argmax(jumps)])
+    y = x[:, : end + 1]
+    assert np.abs(y[0, -1] - y[0, 0]) > 10 ** (-30 / 20)
+    found = check_seam(y)
+    assert len(found) == 1
+    assert found[0].t1 == pytest.approx(y.shape[1] / SR) and "seam" in found[0].message
+
+
+def test_seamless_loop_has_no_seam_finding(clean_loops):
+    for name, x in clean_loops.items():
+        assert check_seam(x) == [], name
+
+
+def test_seam_level_drop_is_found():
+    x = pluck_loop(2.0, seed=21, chords=True, low=98.0, notes_per_s=8.0)
+    y = x.copy()
+    y[:, :4800] *= np.linspace(0.0, 1.0, 4800) ** 2  # a fade-in: the start is quieter than the end
+    found = check_seam(y)
+    assert found and found[0].check == "seam"
+
+
+@pytest.mark.parametrize("drive_db", [1.0, 3.0, 6.0])
+def test_hard_clipping_is_found(clean_loops, drive_db):
+    x = clean_loops["bass-plucks"]
+    y = np.clip(x / np.abs(x).max() * 10 ** (drive_db / 20), -1.0, 1.0).astype(np.float32)
+    over = np.flatnonzero(np.any(np.abs(x / np.abs(x).max() * 10 ** (drive_db / 20)) >= 1.0, axis=0))
+    found = check_clipping(y)
+    assert found and all(f.severity == "error" for f in found)
+    first = min(f.t0 for f in found)
+    assert abs(first - over[0] / SR) < 0.005
+
+
+def test_clipped_then_attenuated_is_found_below_full_scale(clean_loops):
+    x = clean_loops["bass-plucks"]
+    lightly = (np.clip(x / np.abs(x).max() * 1.3, -1.0, 1.0) * 0.5).astype(np.float32)
+    found = check_clipping(lightly)
+    assert found and {f.severity for f in found} == {"warn"} and "-6.0 dBFS" in found[0].message
+    # many flat samples: audible distortion whatever the level
+    heavily = (np.clip(x / np.abs(x).max() * 2.0, -1.0, 1.0) * 0.5).astype(np.float32)
+    assert "error" in {f.severity for f in check_clipping(heavily)}
+
+
+def test_natural_low_sine_peaks_are_not_clipping():
+    t = np.arange(SR) / SR
+    for f0 in (30.0, 41.2, 55.0):
+        x = np.round(0.999 * np.sin(2 * np.pi * f0 * t) * 32767) / 32768
+        assert check_clipping(x.astype(np.float32)) == []
+
+
+def test_true_peak_inter_sample_over():
+    t = np.arange(SR) / SR
+    x = (0.99 * np.sin(2 * np.pi * 12000 * t + np.pi / 4)).astype(np.float32)  # sample peak -3.1 dBFS
+    (f,) = check_true_peak(x)
+    assert f.unit == "dBTP" and f.value == pytest.approx(-0.13, abs=0.1) and f.severity == "warn"
+    assert check_true_peak(x * 0.8) == []
+    assert check_true_peak(x * 1.02)[0].severity == "error"
+
+
+# --- noise, hum, DC --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("colour", ["white", "pink"])
+def test_noise_at_20_db_snr_is_found(clean_loops, colour):
+    x = clean_loops["bass-plucks"].astype(np.float64)
+    rng = np.random.default_rng(3)
+    noise = rng.normal(size=x.shape)
+    if colour == "pink":
+        spec = np.fft.rfft(noise, axis=1)
+        f = np.fft.rfftfreq(x.shape[1], 1 / SR)
+        spec /= np.sqrt(np.maximum(f, 20.0))
+        noise = np.fft.irfft(spec, x.shape[1], axis=1)
+    noise *= np.sqrt(np.mean(x**2) / 10**2 / np.mean(noise**2))
+    (f,) = check_noise((x + noise).astype(np.float32))
+    assert f.unit == "dB SNR" and f.value == pytest.approx(20.0, abs=4.0)
+    assert colour in f.message
+
+
+@pytest.mark.parametrize("mains", [50.0, 60.0])
+def test_hum_at_minus_40_dbfs_is_found(clean_loops, mains):
+    x = clean_loops["guitar-chords"]
+    t = np.arange(x.shape[1]) / SR
+    hum = sum(a * np.sin(2 * np.pi * mains * 1.001 * k * t + k) for k, a in enumerate((1, 0.5, 0.35, 0.2), 1))
+    hum = hum / np.sqrt(np.mean(hum**2)) * 10 ** (-40 / 20) / np.sqrt(2)
+    (f,) = check_hum((x + hum).astype(np.float32))
+    assert f"{mains:.0f} Hz hum" in f.message and f.value == pytest.approx(-40, abs=3)
+
+
+def test_bass_notes_near_mains_are_not_hum():
+    # G1 (49.0 Hz) and A#1 (58.3 Hz) held for the whole loop, with harmonics
+    t = np.arange(3 * SR) / SR
+    x = sum(0.2 / k * np.sin(2 * np.pi * f * k * t) for f in (49.0, 58.27) for k in (1, 2, 3))
+    assert check_hum(x.astype(np.float32)) == []
+
+
+def test_dc_offset(clean_loops):
+    x = clean_loops["guitar-plucks"]
+    (f,) = check_dc_offset(x + 0.02)
+    assert f.value == pytest.approx(20 * np.log10(0.02), abs=0.5) and f.severity == "warn"
+    assert check_dc_offset(x + 0.05)[0].severity == "error"
+    assert check_dc_offset(x + 0.001) == []
+
+
+# --- silence, stereo, loudness --------------------------------------------------------------------
+
+
+def test_leading_and_trailing_silence(clean_loops):
+    x = clean_loops["synth"]
+    lead = np.concatenate([np.zeros((2, 2400), np.float32), x], axis=1)
+    (f,) = check_silence(lead)
+    assert f.t0 == 0.0 and f.t1 == pytest.approx(0.05, abs=1e-4) and "leading" in f.message
+    trail = np.concatenate([x, np.zeros((2, 480), np.float32)], axis=1)
+    (g,) = check_silence(trail)
+    assert g.t1 == pytest.approx(trail.shape[1] / SR) and g.value == pytest.approx(10.0, abs=0.1)
+    assert "trailing" in g.message and g.severity == "warn"
+
+
+def test_silence_judged_against_the_tempo(clean_loops):
+    x = clean_loops["synth"]  # 4.0 s: 8 beats at 120 BPM
+    padded = np.concatenate([np.zeros((2, 4800), np.float32), x], axis=1)
+    (f,) = check_silence(padded, bpm=120)
+    assert f.severity == "error" and "padding" in f.message
+    rest = padded[:, : x.shape[1]]  # a 100 ms rest at the start, still 8 beats long
+    (g,) = check_silence(rest, bpm=120)
+    assert g.severity == "info" and "rest" in g.message
+
+
+def test_polarity_inversion_and_fake_stereo(clean_loops):
+    x = clean_loops["guitar-chords"]
+    inv = x.copy()
+    inv[1] = -inv[1]
+    (f,) = check_stereo(inv)
+    assert f.severity in ("warn", "error") and "polarity" in f.message and f.value < -0.9
+    (g,) = check_stereo(np.stack([x[0], x[0]]))
+    assert g.severity == "info" and "identical" in g.message
+    assert check_stereo(x) == []
+
+
+def test_loudness_matches_pyloudnorm(clean_loops):
+    import pyloudnorm
+
+    for name in ("synth", "drums"):
+        x = clean_loops[name]
+        ours = check_loudness(x)[0].value
+        ref = pyloudnorm.Meter(SR).integrated_loudness(x.T.astype(np.float64))
+        assert ours == pytest.approx(ref, abs=0.01)
+
+
+# --- every check's own defect, and config ----------------------------------------------------------
+
+
+def test_every_check_is_registered_with_documented_settings():
+    import importlib
+
+    from loopwatch.checks.click import detect_impulses
+
+    assert list(CHECKS) == ["click", "discontinuity", "dropout", "seam", "clipping", "true-peak", "noise", "hum",
+                            "dc-offset", "silence", "stereo", "loudness", "length"]
+    for spec in CHECKS.values():
+        assert (spec.func.__doc__ or "").strip(), spec.name
+        assert spec.func.check_names == (spec.name,)
+        docs = (spec.func.__doc__ or "") + (importlib.import_module(spec.func.__module__).__doc__ or "")
+        if spec.name in ("click", "discontinuity", "seam"):
+            docs += detect_impulses.__doc__
+        for p in spec.params():
+            assert p in docs, (spec.name, p)
