@@ -141,7 +141,9 @@ def _density_heatmap(m: "TrainedModel", L: np.ndarray, scores: np.ndarray, out: 
 
 
 def _curves(m: "TrainedModel", out: Path) -> str | None:
-    hist = getattr(m.detector, "history_", None) or {}
+    raw = getattr(m.detector, "history_", None) or {}
+    order = ["pretrain", "svdd"] + sorted(k for k in raw if k not in ("pretrain", "svdd"))
+    hist = {k: raw[k] for k in order if k in raw}
     if not hist:
         return None
     import matplotlib.pyplot as plt

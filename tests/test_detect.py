@@ -26,7 +26,7 @@ def synthetic(seed: int = 0):
         return (C[k] + rng.normal(size=(n, 6))) @ B + 0.3 * rng.normal(size=(n, DIM))
 
     A = rng.normal(size=(6, DIM))
-    shift = rng.normal(size=DIM) * 3.0
+    shift = rng.normal(size=DIM) * 5.0
 
     def anomalous(n):
         return rng.normal(size=(n, 6)) @ A + shift + 0.3 * rng.normal(size=(n, DIM))
@@ -178,6 +178,7 @@ def test_network_architecture_and_residual_links():
     assert all(m.bias is None for m in net.modules() if isinstance(m, nn.Linear))
     block = net.enc[0]
     assert [type(m) for m in block] == [nn.Linear, nn.BatchNorm1d, nn.ELU, nn.Dropout]
+    assert not block[1].affine  # no learnable shift: it would act as a bias (see loopwatch.detect.svdd)
     assert block[2].alpha == 0.1 and block[3].p == 0.2
     assert isinstance(net.enc[-1], nn.Linear) and isinstance(net.dec[-1], nn.Linear)
     # U-Net links: encoder hidden output i (512, 256, 128, 64) is added to the input of the
@@ -203,7 +204,8 @@ def test_network_architecture_and_residual_links():
         assert not torch.allclose(plain(x), expected)
 
 
-def test_folded_numpy_encoder_matches_torch(data):
+@pytest.mark.parametrize("affine", [False, True])
+def test_folded_numpy_encoder_matches_torch(data, affine):
     """Scoring folds batch normalisation into the linear layers and runs in numpy; it must equal torch's eval mode."""
     import torch
 
@@ -211,13 +213,13 @@ def test_folded_numpy_encoder_matches_torch(data):
 
     X_train, _, X_test, _ = data
     torch.manual_seed(0)
-    net = build_network(DIM, [64, 32, 8], 0.2, 0.1, residual=False)
+    net = build_network(DIM, [64, 32, 8], 0.2, 0.1, residual=False, bn_affine=affine)
     net.train()
     with torch.no_grad():
         for _ in range(5):
             net.encode(torch.randn(64, DIM) * 3 + 1)  # non-trivial running statistics
         for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm1d):
+            if isinstance(m, torch.nn.BatchNorm1d) and affine:
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.5, 0.5)
     net.eval()

@@ -32,6 +32,8 @@ def train_cmd(
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing model of the same name."),
     seed: int = typer.Option(0, "--seed", help="Seed of the split, the initialisation and the batch order."),
     max_epochs: int = typer.Option(None, "--max-epochs", help="Cap on epochs per training phase (default 1000)."),
+    threads: int = typer.Option(0, "--threads", help="CPU threads for training the neural detectors "
+                                "(0: half the CPUs, at most 4)."),
     no_embeddings: bool = typer.Option(False, "--no-embeddings", help="Do not store the training embeddings "
                                        "(smaller file; `score --nearest` and `report` latent views need them)."),
     device: str = typer.Option(None, "--device", help="Encoder device: cuda, mps or cpu (default: the best)."),
@@ -99,6 +101,10 @@ def train_cmd(
         if max_epochs < 1:
             fail("--max-epochs must be at least 1")
         params["max_epochs"] = max_epochs
+    if threads < 0:
+        fail("--threads must be 0 or more")
+    if threads:
+        params["threads"] = threads
 
     def fit(kind: str) -> TrainedModel:
         p = params if kind in ("ae", "aewres") else {}
@@ -183,19 +189,17 @@ def _spread(m) -> dict[str, Any]:
 
 
 def _print_compare(rows: list[dict[str, Any]], labels: dict[str, str]) -> None:
-    from rich.table import Table
-
-    from loopwatch.cli._common import console
-
-    table = Table(title="detectors on the same split (validation score spread)")
-    for col in ("detector", "threshold", "val min", "val q25", "val median", "val q75", "val max", "IQR/median",
-                "train median", "epochs", "seconds"):
-        table.add_column(col, justify="left" if col == "detector" else "right")
+    cols = [("detector", 8), ("threshold", 10), ("val min", 10), ("val q25", 10), ("val median", 10),
+            ("val q75", 10), ("val max", 10), ("IQR/med", 8), ("train med", 10), ("epochs", 6), ("fit s", 7)]
+    typer.echo("detectors on the same split: thresholds and validation score spreads")
+    typer.echo(" ".join(f"{name:>{w}}" if i else f"{name:<{w}}" for i, (name, w) in enumerate(cols)))
     for r in rows:
-        table.add_row(labels[r["detector"]], _fmt(r["threshold"]), _fmt(r["val_min"]), _fmt(r["val_q25"]),
-                      _fmt(r["val_median"]), _fmt(r["val_q75"]), _fmt(r["val_max"]), _fmt(r["val_iqr_over_median"], 3),
-                      _fmt(r["train_median"]), _fmt(r["epochs"]), _fmt(r["seconds"], 3))
-    console().print(table)
+        vals = [r["detector"], _fmt(r["threshold"]), _fmt(r["val_min"]), _fmt(r["val_q25"]), _fmt(r["val_median"]),
+                _fmt(r["val_q75"]), _fmt(r["val_max"]), _fmt(r["val_iqr_over_median"], 3), _fmt(r["train_median"]),
+                _fmt(r["epochs"]), _fmt(r["seconds"], 3)]
+        typer.echo(" ".join(f"{v:>{w}}" if i else f"{v:<{w}}" for i, (v, (_, w)) in enumerate(zip(vals, cols))))
+    typer.echo("(" + "; ".join(f"{r['detector']} = {labels[r['detector']]}" for r in rows) + ")")
+    typer.echo("")
 
 
 def register(app: typer.Typer) -> None:

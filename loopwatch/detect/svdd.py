@@ -9,7 +9,11 @@ Each hidden layer is ``Linear(bias=False) -> BatchNorm1d -> ELU(alpha=0.1) ->
 Dropout(0.2)``; the latent layer (64 -> 32) and the output layer (512 -> dim)
 are plain ``Linear`` layers, also without bias: Ruff et al. (2018) show that
 bias terms let Deep SVDD map every input onto the centre (a trivial, useless
-solution), and the paper's reference code trains with ``bias: false``.
+solution), and the paper's reference code trains with ``bias: false``. For the
+same reason batch normalisation has no learnable scale and shift
+(``affine=False``, as in Ruff et al.'s own networks): its shift is a bias by
+another name. ``bn_affine=True`` gives PyTorch's default layer instead (on the
+development corpus, seed 1, it scored slightly lower: see docs/detectors.md).
 
 **AEwRES** adds U-Net-style residual links during pre-training: the output of
 encoder hidden layer *i* (1-based: 512, 256, 128, 64 wide) is added to the
@@ -45,6 +49,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -58,6 +63,17 @@ def _elu(x: np.ndarray, alpha: float) -> np.ndarray:
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
 
+def default_threads() -> int:
+    """Training threads when none are given: half the logical CPUs, between 1 and 4.
+
+    Mini-batches of 32 gain little from more threads, and torch's OpenMP threads
+    spin-wait on each other: on a machine where another program (a DAW, the
+    daemon) holds a core, all-core training was measured up to 5x slower than
+    one thread (bench/detect_speed.py).
+    """
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
+
+
 def svdd_center(mean_latent: np.ndarray, eps: float = 0.1) -> np.ndarray:
     """The hypersphere centre from the mean initial latent: coordinates with ``|c_i| < eps`` become ``-eps``
     (negative ones) or ``+eps`` (the rest), as in Ruff et al. (2018), so no coordinate sits at the origin,
@@ -69,13 +85,13 @@ def svdd_center(mean_latent: np.ndarray, eps: float = 0.1) -> np.ndarray:
     return c
 
 
-def build_network(dim: int, hidden: list[int], dropout: float, alpha: float, residual: bool):
+def build_network(dim: int, hidden: list[int], dropout: float, alpha: float, residual: bool, bn_affine: bool = False):
     """The autoencoder as a ``torch.nn.Module`` with ``encode(x)`` and ``forward(x)`` (reconstruction)."""
     import torch
     from torch import nn
 
     def block(a: int, b: int) -> nn.Sequential:
-        return nn.Sequential(nn.Linear(a, b, bias=False), nn.BatchNorm1d(b, eps=_BN_EPS), nn.ELU(alpha=alpha),
+        return nn.Sequential(nn.Linear(a, b, bias=False), nn.BatchNorm1d(b, eps=_BN_EPS, affine=bn_affine), nn.ELU(alpha=alpha),
                              nn.Dropout(dropout))
 
     class AutoEncoder(nn.Module):
@@ -129,15 +145,19 @@ class DeepSVDD(Detector):
         Epochs without a lower validation loss before a phase stops.
     eps : float, default 0.1
         Smallest magnitude of a centre coordinate.
+    bn_affine : bool, default False
+        Learnable scale and shift in the batch-normalisation layers.
     seed : int, default 0
     threads : int, default 0
-        torch intra-op threads while training (0: leave torch's setting).
+        torch intra-op threads while training; 0 picks :func:`default_threads`
+        (half the CPUs, at most 4). Results are bit-identical between runs with
+        the same thread count; another count changes the rounding, and so the model.
     """
 
     residual: bool = False
     defaults = {"hidden": [512, 256, 128, 64, 32], "dropout": 0.2, "elu_alpha": 0.1, "lr": 1e-3,
                 "weight_decay": 1e-5, "lr_min": 5e-6, "max_epochs": 1000, "batch_size": 32, "patience": 20,
-                "eps": 0.1, "seed": 0, "threads": 0}
+                "eps": 0.1, "bn_affine": False, "seed": 0, "threads": 0}
     latent_name = "Deep SVDD latent"
 
     # -- training ---------------------------------------------------------------------------
@@ -163,13 +183,15 @@ class DeepSVDD(Detector):
         p = self.params
         seed = int(p["seed"])
         old_threads = torch.get_num_threads()
-        if int(p["threads"]) > 0:
-            torch.set_num_threads(int(p["threads"]))
+        n_threads = int(p["threads"]) or default_threads()
+        torch.set_num_threads(n_threads)
+        self.info_["threads"] = n_threads
         try:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
                 rng = np.random.default_rng(seed)
-                net = build_network(self.dim, p["hidden"], float(p["dropout"]), float(p["elu_alpha"]), self.residual)
+                net = build_network(self.dim, p["hidden"], float(p["dropout"]), float(p["elu_alpha"]), self.residual,
+                                    bool(p["bn_affine"]))
                 Xt = torch.from_numpy(np.ascontiguousarray(Z_train, dtype=np.float32))
                 Xv = torch.from_numpy(np.ascontiguousarray(Z_val, dtype=np.float32))
 
@@ -191,8 +213,7 @@ class DeepSVDD(Detector):
                 hist_sv = self._train_phase("svdd", net, list(net.enc.parameters()), svdd_loss, Xt, Xv, rng,
                                             progress)
         finally:
-            if int(p["threads"]) > 0:
-                torch.set_num_threads(old_threads)
+            torch.set_num_threads(old_threads)
         net.eval()
         self.center_ = c.detach().numpy().astype(np.float64)
         self.layers_ = _fold_encoder(net)
@@ -341,8 +362,8 @@ def _fold_encoder(net) -> list[tuple[np.ndarray, np.ndarray | None]]:
             continue
         lin, bn = module[0], module[1]
         W = lin.weight.detach().double().numpy()
-        g = bn.weight.detach().double().numpy()
-        beta = bn.bias.detach().double().numpy()
+        g = bn.weight.detach().double().numpy() if bn.affine else np.ones(bn.num_features)
+        beta = bn.bias.detach().double().numpy() if bn.affine else np.zeros(bn.num_features)
         mu = bn.running_mean.detach().double().numpy()
         var = bn.running_var.detach().double().numpy()
         k = g / np.sqrt(var + bn.eps)
