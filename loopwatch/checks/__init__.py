@@ -176,9 +176,6 @@ def run_checks(
     path : str, optional
         The file the audio came from (for the length check's ``acid`` chunk and
         name); defaults to ``audio.path``.
-
-    When both ``click`` and ``discontinuity`` run, a click the discontinuity
-    check also reports (same time, same channel) is left out.
     """
     if isinstance(only, str):
         only = [only]
@@ -195,10 +192,6 @@ def run_checks(
             if "path" in inspect.signature(spec.func).parameters and p and p != "<array>":
                 kw["path"] = p
             findings.extend(spec.func(x, rate, **kw))
-    if "click" in names and "discontinuity" in names:
-        jumps = [(f.t0, f.t1, f.channel) for f in findings if f.check == "discontinuity"]
-        findings = [f for f in findings if not (
-            f.check == "click" and any(abs(f.t0 - a) < 0.002 and f.channel == c for a, _, c in jumps))]
     findings = [f for f in findings if severity_rank(f.severity) >= rank]
     order = {n: i for i, n in enumerate(CHECKS)}
     findings.sort(key=lambda f: (f.t0, order.get(f.check, 99), f.t1))

@@ -39,7 +39,7 @@ def check_dc_offset(
     audio,
     sr: int | None = None,
     *,
-    warn_db: float = -50.0,
+    warn_db: float = -46.0,
     error_db: float = -30.0,
     segment_ms: float = 50.0,
 ) -> list[Finding]:
@@ -48,9 +48,10 @@ def check_dc_offset(
     Parameters
     ----------
     warn_db : float
-        -50 dBFS (0.3 % of full scale): from there an offset costs measurable
-        headroom and makes every cut without a fade tick. Music itself, even a
-        short loop of low notes, stays well below it with this estimator.
+        -46 dBFS (0.5 % of full scale): from there an offset costs measurable
+        headroom and makes every cut without a fade tick. Music itself stays
+        below it: a short loop of low plucked notes that all start on the same
+        half-wave can average -50 dBFS without any offset.
     error_db : float
         -30 dBFS (3 %): a converter or plug-in fault; a high-pass at 10-20 Hz
         fixes it.
@@ -89,7 +90,7 @@ class DCStream:
     ``warn_db`` for ``hold_s``, and again only after it has dropped below.
     """
 
-    def __init__(self, channels: int, sr: int = 48000, *, warn_db: float = -50.0, error_db: float = -30.0,
+    def __init__(self, channels: int, sr: int = 48000, *, warn_db: float = -46.0, error_db: float = -30.0,
                  tau_s: float = 1.0, hold_s: float = 2.0):
         self.channels, self.sr = int(channels), int(sr)
         self.warn = 10.0 ** (warn_db / 20.0)

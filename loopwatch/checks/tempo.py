@@ -178,7 +178,7 @@ def check_length(
     error_ms: float = 20.0,
     estimate: bool = True,
     estimate_tolerance: float = 0.02,
-    min_confidence: float = 0.3,
+    min_confidence: float = 0.15,
 ) -> list[Finding]:
     """Report a loop whose length is not a whole number of beats at its tempo.
 

@@ -62,7 +62,6 @@ def check_cmd(
     from loopwatch.files import iter_audio_files
 
     out = console()
-    err = console(stderr=True)
     worst = EXIT_CLEAN
     n_files = 0
     for raw in paths:
@@ -73,7 +72,7 @@ def check_cmd(
             if as_json:
                 print_json({"type": "check", "path": str(raw), "error": "no such file or folder"})
             else:
-                err.print(str(exc), markup=False, highlight=False)
+                typer.echo(str(exc), err=True)
             continue
         for path in found:
             n_files += 1
@@ -86,7 +85,7 @@ def check_cmd(
                 if as_json:
                     print_json({"type": "check", "path": str(path), "error": msg})
                 else:
-                    err.print(f"{path}: {msg}", markup=False, highlight=False)
+                    typer.echo(f"{path}: {msg}", err=True)
                 continue
             if any(severity_rank(f.severity) >= severity_rank(threshold) for f in findings) and worst == EXIT_CLEAN:
                 worst = EXIT_FINDINGS
