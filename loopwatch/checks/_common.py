@@ -42,8 +42,15 @@ def as_array(audio: Any, sr: int | None = None) -> tuple[np.ndarray, int]:
     if rate <= 0:
         raise ValueError(f"sample rate must be positive, got {rate}")
     x = np.ascontiguousarray(x, dtype=np.float32)
-    if x.size and not np.isfinite(x).all():
-        raise ValueError("audio contains NaN or infinite samples")
+    if x.size:
+        # inside run_checks every check gets the same array: test it once
+        memo = _MEMO.get()
+        key = ("finite", id(x), x.shape)
+        if memo is None or key not in memo:
+            if not np.isfinite(x).all():
+                raise ValueError("audio contains NaN or infinite samples")
+            if memo is not None:
+                memo[key] = True
     return x, rate
 
 
@@ -66,11 +73,12 @@ def runs(mask: np.ndarray, min_len: int = 1) -> np.ndarray:
     m = np.asarray(mask, dtype=bool)
     if m.size == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    d = np.diff(m.astype(np.int8), prepend=0, append=0)
-    starts = np.flatnonzero(d == 1)
-    stops = np.flatnonzero(d == -1)
+    edges = np.flatnonzero(m[1:] != m[:-1]) + 1
+    bounds = np.concatenate([[0], edges, [m.size]])
+    starts = bounds[:-1][0 if m[0] else 1 :: 2]
+    stops = bounds[1:][0 if m[0] else 1 :: 2]
     keep = (stops - starts) >= min_len
-    return np.stack([starts[keep], stops[keep]], axis=1)
+    return np.stack([starts[keep], stops[keep]], axis=1).astype(np.int64)
 
 
 def merge_intervals(iv: np.ndarray, gap: int) -> np.ndarray:

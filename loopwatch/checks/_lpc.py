@@ -248,10 +248,12 @@ def detection_signal(x: np.ndarray, order: int = 24, hop: int = 1024, *, white_d
     for k in range(p + 1):
         ra[:, k] = np.einsum("bj,bj->b", a[:, : p + 1 - k], a[:, k:])
     ra /= gain[:, None]
-    h = ra @ _lag_to_bins(nfft, p)  # |A(f)|^2 = r_a(0) + 2 sum_k r_a(k) cos(2 pi f k / N)
-    spec *= h
-    out = sfft.irfft(spec, n=nfft, axis=1)[:, p : p + hop]
-    return out.reshape(-1)[:n].astype(np.float32, copy=False), gain
+    h = (ra @ _lag_to_bins(nfft, p)).astype(np.float32)  # |A(f)|^2 = r_a(0) + 2 sum_k r_a(k) cos(2 pi f k / N)
+    # the filtering itself needs no more than float32 (the output is float32 too)
+    spec32 = spec.astype(np.complex64)
+    spec32 *= h
+    out = sfft.irfft(spec32, n=nfft, axis=1)[:, p : p + hop]
+    return np.ascontiguousarray(out).reshape(-1)[:n], gain
 
 
 @functools.lru_cache(maxsize=16)

@@ -256,9 +256,6 @@ def detect_impulses(
         if iso < rival_lin and (_count_peaks(left, peak / rival_lin, merge) + _count_peaks(right, peak / rival_lin, merge)) >= 2:
             _reject(trace, c + offset, "rivals")
             continue  # a train of similar peaks: waveform edges of a periodic sound, or a busy transient
-        if _periodic(am, c, s0, s1, peak / periodic_lin, pctx, merge):
-            _reject(trace, c + offset, "periodic")
-            continue  # one edge of a periodic waveform (saw/pulse synth), the strongest after a note change
         if csum is None:
             csum = np.concatenate([[0.0], np.cumsum(x.astype(np.float64) ** 2)])
         e_after = _mean_energy(csum, s1 + short, s1 + long_)
@@ -276,13 +273,22 @@ def detect_impulses(
         ):
             _reject(trace, c + offset, "onset")
             continue
+        if _periodic(am, c, s0, s1, peak / periodic_lin, pctx, merge):
+            _reject(trace, c + offset, "periodic")
+            continue  # one edge of a periodic waveform (saw/pulse synth), the strongest after a note change
+        local = np.sqrt(max(_mean_energy(csum, s0 - long_, s1 + long_), 1e-20))
+        dd = np.abs(np.diff(x[max(0, start - 2) : min(n, stop + 3)].astype(np.float64)))
+        step_size = float(dd.max()) if dd.size else 0.0
+        if db(max(level, step_size) / local) < min_relative_db:
+            _reject(trace, c + offset, "relative")
+            continue  # too quiet against the music to be heard, as a click or as a jump
         # Is the disturbance explained by re-estimating a few samples (AR
         # interpolation of the core, widened step by step up to 0.8 ms)? Then it
         # was additive and short: a click. If not, the waveform continues from
         # elsewhere (a jump), or the disturbance lasts (a burst of noise: a
         # pick or a drum); only an instantaneous one is reported, as a jump.
         cores = [(start - 2, stop + 2), (start - 6, stop + 6), (c - 20, c + 20)]
-        resid_db = min(_interpolation_residual_db(x, p, cores))
+        resid_db = _interpolation_residual_db(x, p, cores, stop_below=jump_db)
         kind = NAME_DISCONTINUITY if resid_db > jump_db else NAME
         if kind == NAME_DISCONTINUITY and stop - start > jump_width:
             _reject(trace, c + offset, "burst")
@@ -290,12 +296,10 @@ def detect_impulses(
         if kind == NAME_DISCONTINUITY and at_attack:
             _reject(trace, c + offset, "attack-step")
             continue  # a sound that starts (or stops) with a step: its own attack, not an edit
-        local = np.sqrt(max(_mean_energy(csum, s0 - long_, s1 + long_), 1e-20))
         if kind == NAME_DISCONTINUITY:
             # a step's size is what matters, and the impulse-matched filter
             # under-reads it for low-pass material: take it from the waveform
-            dd = np.abs(np.diff(x[max(0, start - 2) : min(n, stop + 3)].astype(np.float64)))
-            level = max(level, float(dd.max()) if dd.size else 0.0)
+            level = max(level, step_size)
         rel = float(db(level / local))
         if rel < min_relative_db:
             _reject(trace, c + offset, "relative")
@@ -383,9 +387,11 @@ def _mean_energy(csum: np.ndarray, a: int, b: int) -> float:
     return float((csum[b] - csum[a]) / (b - a))
 
 
-def _interpolation_residual_db(x: np.ndarray, p: int, cores: list[tuple[int, int]]) -> list[float]:
-    """Prediction error left after least-squares AR interpolation of each core ``x[a:b]``, in dB over
-    the error the same model leaves in windows of the same length nearby (median of up to 8).
+def _interpolation_residual_db(x: np.ndarray, p: int, cores: list[tuple[int, int]],
+                               stop_below: float = -np.inf) -> float:
+    """Smallest prediction error left after least-squares AR interpolation of one of the cores
+    ``x[a:b]`` (tried in order, stopping at the first below ``stop_below``), in dB over the error the
+    same model leaves in windows of the same length nearby (median of up to 8).
 
     The AR model (order ``p``) is fitted once on the 2 x 1024 samples around the
     widest core, with the core's samples left out (so the disturbance does not
@@ -395,7 +401,7 @@ def _interpolation_residual_db(x: np.ndarray, p: int, cores: list[tuple[int, int
     n = x.size
     cores = [(max(0, a), min(n, b)) for a, b in cores if b > a]
     if not cores:
-        return [0.0]
+        return 0.0
     u0 = min(a for a, _ in cores)
     u1 = max(b for _, b in cores)
     c0, c1 = max(0, u0 - 1024), min(n, u1 + 1024)
@@ -403,6 +409,7 @@ def _interpolation_residual_db(x: np.ndarray, p: int, cores: list[tuple[int, int
     ctx[u0 - c0 : u1 - c0] = 0.0
     a = _lpc_autocorr(ctx, p)
     e_ctx = np.convolve(ctx, a)[: len(ctx)]
+    cs_ctx = np.concatenate([[0.0], np.cumsum(e_ctx * e_ctx)])
     out = []
     for start, stop in cores:
         width = stop - start
@@ -420,7 +427,10 @@ def _interpolation_residual_db(x: np.ndarray, p: int, cores: list[tuple[int, int
         known[start - w0 : stop - w0] = False
         Au, Ak = A[:, ~known], A[:, known]
         rhs = -Ak @ seg[known]
-        xu, *_ = np.linalg.lstsq(Au, rhs, rcond=None)
+        # least squares through the normal equations (a tiny ridge keeps them regular)
+        G = Au.T @ Au
+        G[np.diag_indices_from(G)] += 1e-12 * (np.trace(G) / max(1, G.shape[0])) + 1e-18
+        xu = np.linalg.solve(G, Au.T @ rhs)
         e = Au @ xu - rhs
         # what the model leaves in windows of this length around the event, outside it
         ev0, ev1 = u0 - c0, u1 - c0
@@ -428,11 +438,13 @@ def _interpolation_residual_db(x: np.ndarray, p: int, cores: list[tuple[int, int
         for k in range(1, 5):
             for lo in (ev0 - 2 * p - k * rows, ev1 + 2 * p + (k - 1) * rows):
                 if lo >= p and lo + rows <= len(e_ctx):
-                    wins.append(float(np.mean(e_ctx[lo : lo + rows] ** 2)))
+                    wins.append((cs_ctx[lo + rows] - cs_ctx[lo]) / rows)
         ref2 = float(np.median(wins)) if wins else float(np.mean(e_ctx[p:] ** 2))
         ref2 = max(ref2, 1e-9)  # (3e-5)^2: an LSB of 16-bit audio; digital silence has no residual to compare with
         out.append(float(10.0 * np.log10(max(float(np.mean(e * e)), 1e-30) / ref2)))
-    return out
+        if out[-1] <= stop_below:
+            break
+    return min(out) if out else 0.0
 
 
 def _lpc_autocorr(x: np.ndarray, p: int) -> np.ndarray:

@@ -89,24 +89,30 @@ def seam_step(x: np.ndarray, sr: int = 48000, *, order: int = 24, fit_ms: float 
 
 def _steps(x: np.ndarray, half: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
     """Signed level and brightness steps (dB, after minus before) between the ``half`` samples before and
-    after points every ``hop`` samples round the loop; index 0 is the seam."""
-    n = x.shape[-1]
-    xx = np.concatenate([x, x[: 2 * half]])  # circular
-    d = np.diff(xx, prepend=x[-1])
-    e = np.concatenate([[0.0], np.cumsum(xx.astype(np.float64) ** 2)])
-    ed = np.concatenate([[0.0], np.cumsum(d.astype(np.float64) ** 2)])
-    # seam: before = x[n-half:n], after = x[0:half], i.e. xx[n-half:n] and xx[n:n+half]; other points
-    # p compare xx[p-half:p] with xx[p:p+half], keeping the seam out of both windows
-    pts = np.arange(half, n - half + 1, hop)
-    pts = np.concatenate([[n], pts])
-    before = e[pts] - e[pts - half]
-    after = e[pts + half] - e[pts]
-    bd = ed[pts] - ed[pts - half]
-    ad = ed[pts + half] - ed[pts]
+    after points every ``hop`` samples of the loop; index 0 is the seam, the others keep the seam out of
+    both windows. ``half`` must be a multiple of ``hop``."""
+    x = np.asarray(x, dtype=np.float32)
+    n = x.size
+    d = np.diff(x, prepend=x[-1])  # circular: the first difference across the wrap
     floor = 1e-12 * half
-    lvl = db_power((after + floor) / (before + floor))
-    tilt = db_power(((ad + floor) / (after + floor)) / ((bd + floor) / (before + floor)))
-    return lvl, tilt
+
+    def steps(b0, a0, b1, a1):
+        lvl = db_power((a0 + floor) / (b0 + floor))
+        tilt = db_power(((a1 + floor) / (a0 + floor)) / ((b1 + floor) / (b0 + floor)))
+        return lvl, tilt
+
+    seam = steps(float(np.dot(x[-half:], x[-half:])), float(np.dot(x[:half], x[:half])),
+                 float(np.dot(d[-half:], d[-half:])), float(np.dot(d[:half], d[:half])))
+    nb = n // hop
+    if nb < 2 * (half // hop) + 1:
+        return np.array([seam[0]]), np.array([seam[1]])
+    e = np.einsum("ij,ij->i", *(2 * [x[: nb * hop].reshape(nb, hop)]), dtype=np.float64)
+    ed = np.einsum("ij,ij->i", *(2 * [d[: nb * hop].reshape(nb, hop)]), dtype=np.float64)
+    ce, cd = np.concatenate([[0.0], np.cumsum(e)]), np.concatenate([[0.0], np.cumsum(ed)])
+    k = half // hop
+    pts = np.arange(k, nb - k + 1)  # block boundaries with whole windows either side
+    lvl, tilt = steps(ce[pts] - ce[pts - k], ce[pts + k] - ce[pts], cd[pts] - cd[pts - k], cd[pts + k] - cd[pts])
+    return np.concatenate([[seam[0]], lvl]), np.concatenate([[seam[1]], tilt])
 
 
 def check_seam(
@@ -192,7 +198,8 @@ def check_seam(
     rms_start = float(np.sqrt(np.mean(mono[:half] ** 2)))
     if max(db(rms_end), db(rms_start)) < min_loudness_db:
         return out
-    lvl, tilt = _steps(mono, half, max(1, half // 4))
+    hop = max(1, half // 4)
+    lvl, tilt = _steps(mono, (half // hop) * hop, hop)
     seam_l, seam_t = float(lvl[0]), float(tilt[0])
     other_l = float(-lvl[1:].min()) if lvl.size > 1 else 0.0  # largest drop elsewhere
     other_t = float(-tilt[1:].min()) if tilt.size > 1 else 0.0

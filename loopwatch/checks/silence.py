@@ -19,11 +19,29 @@ NAME = "silence"
 
 
 def edge_silence(x: np.ndarray, level: float = DIGITAL_ZERO) -> tuple[int, int]:
-    """Samples of silence at the start and at the end of ``x`` ``(channels, samples)`` (all channels below ``level``)."""
-    loud = np.flatnonzero(np.any(np.abs(x) >= level, axis=0))
-    if loud.size == 0:
-        return x.shape[1], x.shape[1]
-    return int(loud[0]), int(x.shape[1] - 1 - loud[-1])
+    """Samples of silence at the start and at the end of ``x`` ``(channels, samples)`` (all channels below ``level``).
+
+    Scans inwards from each end in chunks, so a file that starts and ends with
+    sound costs almost nothing.
+    """
+    n = x.shape[1]
+
+    def first_loud(seq_len: int, get) -> int:
+        pos, chunk = 0, 2048
+        while pos < seq_len:
+            seg = get(pos, min(seq_len, pos + chunk))
+            hit = np.flatnonzero(np.any(np.abs(seg) >= level, axis=0))
+            if hit.size:
+                return pos + int(hit[0])
+            pos += chunk
+            chunk *= 2
+        return seq_len
+
+    lead = first_loud(n, lambda a, b: x[:, a:b])
+    if lead == n:
+        return n, n
+    trail = first_loud(n, lambda a, b: x[:, n - b : n - a][:, ::-1])
+    return lead, trail
 
 
 def check_silence(

@@ -19,16 +19,21 @@ NAME = "stereo"
 
 def stereo_stats(left: np.ndarray, right: np.ndarray) -> tuple[float, float, float]:
     """``(correlation, mono_loss_db, level_difference_db)`` of two channels (zeros for silence)."""
-    l = np.asarray(left, dtype=np.float64)
-    r = np.asarray(right, dtype=np.float64)
-    l = l - l.mean()
-    r = r - r.mean()
-    pl, pr = float(l @ l), float(r @ r)
+    l = np.asarray(left, dtype=np.float32)
+    r = np.asarray(right, dtype=np.float32)
+    n = l.size
+    if n == 0:
+        return 0.0, 0.0, 0.0
+    ml, mr = float(np.mean(l, dtype=np.float64)), float(np.mean(r, dtype=np.float64))
+    # centred sums from raw dot products (BLAS, one pass each)
+    pl = float(np.dot(l, l)) - n * ml * ml
+    pr = float(np.dot(r, r)) - n * mr * mr
+    plr = float(np.dot(l, r)) - n * ml * mr
     if pl <= 0.0 or pr <= 0.0:
         return 0.0, 0.0, 0.0
-    corr = float((l @ r) / np.sqrt(pl * pr))
-    m = 0.5 * (l + r)
-    loss = float(db_power((pl + pr) / 2.0 / max(float(m @ m), 1e-30)))
+    corr = float(np.clip(plr / np.sqrt(pl * pr), -1.0, 1.0))
+    pm = 0.25 * (pl + pr + 2.0 * plr)
+    loss = float(db_power((pl + pr) / 2.0 / max(pm, 1e-30)))
     return corr, loss, float(db_power(pl / pr))
 
 
@@ -59,12 +64,14 @@ def check_stereo(
     x, sr = as_array(audio, sr)
     if x.shape[0] < 2 or x.shape[1] < 2:
         return []
-    l, r = x[0].astype(np.float64), x[1].astype(np.float64)
-    dur = x.shape[1] / sr
-    p = max(float(np.mean(l * l)), float(np.mean(r * r)))
+    l, r = x[0], x[1]
+    n = x.shape[1]
+    dur = n / sr
+    p = max(float(np.dot(l, l)), float(np.dot(r, r))) / n
     if db_power(p) < min_level_db:
         return []
-    diff = float(np.mean((l - r) ** 2))
+    d = l - r
+    diff = float(np.dot(d, d)) / n
     if db_power(diff / p) <= identical_tol_db:
         return [finding(NAME, "info", 0.0, dur, float(db_power(max(diff, 1e-30) / p)), "dB",
                         "left and right are identical (mono stored as stereo)")]

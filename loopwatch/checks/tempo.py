@@ -121,14 +121,15 @@ def onset_envelope(x: np.ndarray, sr: int = 48000, hop: int = 256) -> tuple[np.n
 
     Returns ``(envelope, frame_rate)``.
     """
-    mono = np.asarray(x, dtype=np.float64)
+    mono = np.asarray(x, dtype=np.float32)
     if mono.ndim == 2:
         mono = mono.mean(axis=0)
     d = np.diff(mono, prepend=mono[:1])
     nf = d.size // hop
     if nf < 4:
         return np.zeros(0), sr / hop
-    e = np.log10(np.mean(d[: nf * hop].reshape(nf, hop) ** 2, axis=1) + 1e-10)
+    blocks = d[: nf * hop].reshape(nf, hop)
+    e = np.log10(np.einsum("ij,ij->i", blocks, blocks, dtype=np.float64) / hop + 1e-10)
     flux = np.maximum(0.0, np.diff(e, prepend=e[-1]))  # circular: the loop's first frame follows its last
     return flux - flux.mean(), sr / hop
 
