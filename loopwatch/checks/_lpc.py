@@ -2,8 +2,9 @@
 
 The signal is cut into hops of ``hop`` samples. For each hop an all-pole
 (autoregressive) model of order ``p`` is fitted by the autocorrelation method on
-a Hann-windowed span of ``2 * hop`` samples centred on the hop, and the hop is
-passed through its inverse filter ``A(z) = 1 + a_1 z^-1 + ... + a_p z^-p``.
+a Hann-windowed span of ``hop + 2p`` samples around the hop (pooled with its
+neighbours' so that each model has seen about 64 ms), and the hop is passed
+through its inverse filter ``A(z) = 1 + a_1 z^-1 + ... + a_p z^-p``.
 What is left, the *residual* ``e[n]``, is close to white for music the model
 describes, and an additive impulse of amplitude ``A`` at ``n0`` shows up in it as
 ``A * a[n - n0]`` (the inverse filter's impulse response).
@@ -69,49 +70,6 @@ def levinson(r: np.ndarray, order: int) -> np.ndarray:
     return a
 
 
-def block_lpc(x: np.ndarray, order: int, hop: int) -> np.ndarray:
-    """Fit one inverse filter per hop of a 1-D signal.
-
-    Each hop ``[s, s + hop)`` gets the autocorrelation-method LPC of the
-    Hann-windowed span ``[s - hop/2, s + 3*hop/2)`` (zero beyond the signal's
-    ends). A white-noise floor of -100 dB relative to lag 0 plus a tiny absolute
-    floor (lag-0 regularisation) keeps silent and pure-tone blocks stable.
-
-    Returns
-    -------
-    a : np.ndarray, shape (n_hops, order + 1), float64
-    """
-    n = x.shape[-1]
-    win = 2 * hop
-    starts = frame_starts(n, hop)
-    nb = len(starts)
-    pad_l = hop // 2
-    total = (nb - 1) * hop + win
-    buf = np.zeros(total + pad_l, dtype=np.float32)
-    buf[pad_l : pad_l + n] = x
-    frames = np.lib.stride_tricks.as_strided(buf, shape=(nb, win), strides=(hop * buf.strides[0], buf.strides[0]))
-    w = _hann(win)
-    nfft = sfft.next_fast_len(win + order + 1, real=True)
-    spec = sfft.rfft(frames * w, n=nfft, axis=1)
-    power = spec.real * spec.real
-    power += spec.imag * spec.imag
-    # only lags 0..order are needed: a (bins x lags) cosine matrix product beats a full inverse FFT
-    r = (power @ _cos_matrix(nfft, order)).astype(np.float64)
-    # regularise: -100 dB white floor + absolute floor (float32 silence)
-    r[:, 0] = r[:, 0] * (1.0 + 1e-10) + 1e-20
-    # mild lag window (Gaussian, 40 Hz at 48 kHz-ish bandwidth) keeps peaky spectra stable
-    lag = np.arange(order + 1)
-    r *= np.exp(-0.5 * (2 * np.pi * 40.0 / 48000.0 * lag) ** 2)[None, :]
-    return levinson(r, order)
-
-
-@functools.lru_cache(maxsize=16)
-def _hann(n: int) -> np.ndarray:
-    w = np.hanning(n + 2)[1:-1].astype(np.float32)
-    w.setflags(write=False)
-    return w
-
-
 @functools.lru_cache(maxsize=16)
 def _cos_matrix(nfft: int, order: int) -> np.ndarray:
     """Matrix turning a one-sided power spectrum (nfft//2+1 bins) into autocorrelation lags 0..order."""
@@ -120,60 +78,6 @@ def _cos_matrix(nfft: int, order: int) -> np.ndarray:
     c[1 : nb - 1 if nfft % 2 == 0 else nb] *= 2.0
     c.setflags(write=False)
     return c
-
-
-def _blocked(x: np.ndarray, hop: int, nb: int, before: int, after: int) -> np.ndarray:
-    """View of ``x`` as (nb, before + hop + after) rows, row b covering [b*hop - before, (b+1)*hop + after)."""
-    n = x.shape[-1]
-    total = nb * hop + before + after
-    buf = np.zeros(total, dtype=np.float32)
-    buf[before : before + n] = x
-    return np.lib.stride_tricks.as_strided(buf, shape=(nb, before + hop + after), strides=(hop * 4, 4))
-
-
-def inverse_filter(x: np.ndarray, a: np.ndarray, hop: int) -> np.ndarray:
-    """Residual ``e[n] = sum_k a_k x[n - k]`` with hop-wise coefficients ``a`` (n_hops, p + 1).
-
-    Samples before the start are taken as zero. Returns float32 of ``x``'s length.
-    """
-    n = x.shape[-1]
-    nb, p1 = a.shape
-    p = p1 - 1
-    rows = _blocked(np.asarray(x, dtype=np.float32), hop, nb, p, 0)
-    af = a.astype(np.float32)
-    e = rows[:, p:] * af[:, 0:1]
-    tmp = np.empty_like(e)
-    for k in range(1, p1):
-        np.multiply(rows[:, p - k : p - k + hop], af[:, k : k + 1], out=tmp)
-        e += tmp
-    return e.reshape(-1)[:n]
-
-
-def matched_filter(e: np.ndarray, a: np.ndarray, hop: int) -> np.ndarray:
-    """Two-sided detection signal ``m[n] = sum_k a_k e[n + k]`` (hop-wise ``a``), normalised.
-
-    The output is divided by ``sqrt(sum_k a_k**2)`` of its hop so that, where the
-    residual is white with standard deviation ``s``, ``m`` has standard
-    deviation ``s`` too, and an impulse of amplitude ``A`` peaks at
-    ``A * sqrt(sum_k a_k**2)``.
-    """
-    n = e.shape[-1]
-    nb, p1 = a.shape
-    p = p1 - 1
-    rows = _blocked(np.asarray(e, dtype=np.float32), hop, nb, 0, p)
-    af = a.astype(np.float32)
-    m = rows[:, :hop] * af[:, 0:1]
-    tmp = np.empty_like(m)
-    for k in range(1, p1):
-        np.multiply(rows[:, k : k + hop], af[:, k : k + 1], out=tmp)
-        m += tmp
-    m /= np.sqrt((af * af).sum(axis=1, dtype=np.float32))[:, None]
-    return m.reshape(-1)[:n]
-
-
-def impulse_gain(a: np.ndarray) -> np.ndarray:
-    """``sqrt(sum_k a_k**2)`` per hop: how much the matched filter lifts an impulse over white residual."""
-    return np.sqrt((a * a).sum(axis=1))
 
 
 def detection_signal(x: np.ndarray, order: int = 24, hop: int = 1024, *, white_db: float = -60.0,
@@ -185,9 +89,9 @@ def detection_signal(x: np.ndarray, order: int = 24, hop: int = 1024, *, white_d
     the LPC fit (Hann windowing is applied in the frequency domain, exact because
     the window spans the FFT) and the filtering: the matched filter ``A(z) A(1/z)``
     is zero-phase with half-length ``p``, so the circular convolution is exact on
-    the hop's own samples. The output is scaled by ``1 / sqrt(sum_k a_k**2)``, as
-    in :func:`matched_filter`, so white residual of deviation ``s`` gives ``m`` of
-    deviation ``s`` and an impulse of amplitude ``A`` peaks at ``A * gain``.
+    the hop's own samples. The output is scaled by ``1 / sqrt(sum_k a_k**2)``,
+    so white residual of deviation ``s`` gives ``m`` of deviation ``s`` and an
+    impulse of amplitude ``A`` peaks at ``A * gain``.
 
     Returns
     -------
