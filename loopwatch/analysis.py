@@ -99,16 +99,23 @@ class Analyzer:
         self.cache = EmbeddingCache() if cache is True else cache
         self.max_duration = float(cfg["audio"]["max_duration_s"])
         self.check_cfg = {k: v for k, v in cfg.get("checks", {}).items() if isinstance(v, dict)}
-        self._models: dict[str, Any] = {}
+        self._models: dict[str, tuple[int | None, Any]] = {}
         self._encoders: dict[str, Any] = {}
+        self._names: tuple[float, list[str]] | None = None
         self._lock = threading.Lock()
 
     # -- models ------------------------------------------------------------------------
 
     def available_models(self) -> list[str]:
+        """Names of the installed models (listed at most every few seconds)."""
+        import time
+
         from loopwatch.modelstore import list_models
 
-        return [m["name"] for m in list_models() if "error" not in m]
+        now = time.monotonic()
+        if self._names is None or now - self._names[0] > 5.0:
+            self._names = (now, [m["name"] for m in list_models() if "error" not in m])
+        return self._names[1]
 
     def model_for(self, path: str, explicit: str = "") -> str:
         """Name of the model that scores ``path`` ("" for none); see the module docstring."""
@@ -127,12 +134,18 @@ class Analyzer:
         return str(mcfg.get("default", ""))
 
     def model(self, name: str):
-        from loopwatch.modelstore import TrainedModel
+        """The model called ``name``, loaded once and again whenever its file changes (a re-train)."""
+        from loopwatch.modelstore import TrainedModel, model_paths
 
+        try:
+            stamp = model_paths(name)[1].stat().st_mtime_ns
+        except (OSError, ValueError):
+            stamp = None
         with self._lock:
-            if name not in self._models:
-                self._models[name] = TrainedModel.load(name)
-            return self._models[name]
+            cached = self._models.get(name)
+            if cached is None or cached[0] != stamp:
+                self._models[name] = (stamp, TrainedModel.load(name))
+            return self._models[name][1]
 
     def encoder(self, name: str):
         from loopwatch.embed import get_encoder
@@ -152,10 +165,6 @@ class Analyzer:
             enc = self.encoder(m.encoder)
             device = getattr(enc, "device", "cpu")
         return device
-
-    def reload_models(self) -> None:
-        with self._lock:
-            self._models.clear()
 
     # -- analysis ----------------------------------------------------------------------
 
@@ -276,7 +285,8 @@ class Analyzer:
 #: Checks about a file as a whole, which mean nothing for a section of it.
 SECTION_SKIPS = frozenset({"seam", "length", "silence"})
 
-_TIME = re.compile(r"(?<![\d.+-])(\d+\.\d{3})(?![\d])")
+# A time is written X.XXX (three decimals); in a range "t0-t1" the second one follows a hyphen.
+_TIME = re.compile(r"(?<![\d.+])(?<![^\d]-)(\d+\.\d{3})(?![\d])")
 
 
 def shift_message_times(message: str, t0: float, t1: float, offset: float) -> str:
