@@ -9,11 +9,16 @@ Each hidden layer is ``Linear(bias=False) -> BatchNorm1d -> ELU(alpha=0.1) ->
 Dropout(0.2)``; the latent layer (64 -> 32) and the output layer (512 -> dim)
 are plain ``Linear`` layers, also without bias: Ruff et al. (2018) show that
 bias terms let Deep SVDD map every input onto the centre (a trivial, useless
-solution), and the paper's reference code trains with ``bias: false``. For the
-same reason batch normalisation has no learnable scale and shift
-(``affine=False``, as in Ruff et al.'s own networks): its shift is a bias by
-another name. ``bn_affine=True`` gives PyTorch's default layer instead (on the
-development corpus, seed 1, it scored slightly lower: see docs/detectors.md).
+solution), and the paper's reference code trains with ``bias: false``. Batch
+normalisation is PyTorch's default layer, with a learnable scale and shift
+(``bn_affine``; ``False`` removes them, as in Ruff et al.'s networks).
+
+Dropout regularises the autoencoder pre-training only; the one-class phase
+trains without it (``svdd_dropout=False``). The one-class loss is a distance
+to a fixed centre, and under dropout noise the cheapest way to lower it is to
+shrink every output rather than to learn what normal loops share. Both choices
+were made on a development corpus (seed 1), never on the test corpus; the
+numbers are in docs/detectors.md.
 
 **AEwRES** adds U-Net-style residual links during pre-training: the output of
 encoder hidden layer *i* (1-based: 512, 256, 128, 64 wide) is added to the
@@ -145,8 +150,11 @@ class DeepSVDD(Detector):
         Epochs without a lower validation loss before a phase stops.
     eps : float, default 0.1
         Smallest magnitude of a centre coordinate.
-    bn_affine : bool, default False
-        Learnable scale and shift in the batch-normalisation layers.
+    bn_affine : bool, default True
+        Learnable scale and shift in the batch-normalisation layers (PyTorch's default ``BatchNorm1d``).
+    svdd_dropout : bool, default False
+        Keep dropout active in the one-class phase too. By default dropout
+        regularises the autoencoder pre-training only (see docs/detectors.md).
     seed : int, default 0
     threads : int, default 0
         torch intra-op threads while training; 0 picks :func:`default_threads`
@@ -157,7 +165,7 @@ class DeepSVDD(Detector):
     residual: bool = False
     defaults = {"hidden": [512, 256, 128, 64, 32], "dropout": 0.2, "elu_alpha": 0.1, "lr": 1e-3,
                 "weight_decay": 1e-5, "lr_min": 5e-6, "max_epochs": 1000, "batch_size": 32, "patience": 20,
-                "eps": 0.1, "bn_affine": False, "seed": 0, "threads": 0}
+                "eps": 0.1, "bn_affine": True, "svdd_dropout": False, "seed": 0, "threads": 0}
     latent_name = "Deep SVDD latent"
 
     # -- training ---------------------------------------------------------------------------
@@ -210,6 +218,12 @@ class DeepSVDD(Detector):
                 def svdd_loss(x: torch.Tensor) -> torch.Tensor:
                     return torch.mean(torch.sum((net.encode(x) - c) ** 2, dim=1))
 
+                if not bool(p["svdd_dropout"]):
+                    # The one-class loss is a distance to a fixed centre: under dropout noise the cheapest way
+                    # to lower it is to shrink every output, not to learn what normal loops share.
+                    for m in net.modules():
+                        if isinstance(m, torch.nn.Dropout):
+                            m.p = 0.0
                 hist_sv = self._train_phase("svdd", net, list(net.enc.parameters()), svdd_loss, Xt, Xv, rng,
                                             progress)
         finally:
