@@ -110,7 +110,7 @@ def run_demo(out: Path, *, clap: bool = True, say: Say = print, seed: int = 0) -
         from loopwatch.evaluation.corpus import CorpusError, CorpusSize, build_corpus
 
         t0 = time.perf_counter()
-        entries, meta = build_corpus(corpus, size=CorpusSize("demo", 40, 1, 1, 0), seed=seed)
+        entries, meta = build_corpus(corpus, size=CorpusSize("demo", 60, 1, 1, 0), seed=seed)
         say(f"   rendered {meta['counts']['bass'].get('normal/train', 0) + meta['counts']['bass'].get('normal/val', 0) + meta['counts']['bass'].get('normal/test', 0)} bass and "
             f"{sum(v for k, v in meta['counts']['guitar'].items() if k.startswith('normal'))} guitar loops with FluidSynth "
             f"(FluidR3 GM), plus out-of-style loops and defective copies, in {time.perf_counter() - t0:.1f} s")
@@ -213,6 +213,9 @@ def run_demo(out: Path, *, clap: bool = True, say: Say = print, seed: int = 0) -
     from loopwatch.config import load_config
     from loopwatch.daemon import Daemon
 
+    import logging
+
+    logging.getLogger("loopwatch.daemon").setLevel(logging.ERROR)  # the OSC lines below say it all
     listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
