@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from loopwatch.audio import DEFAULT_MAX_DURATION_S, Audio, AudioError, load
+from loopwatch.audio import Audio, AudioError, load
 from loopwatch.findings import Finding, severity_rank
 
 log = logging.getLogger(__name__)

@@ -59,3 +59,26 @@ def iter_audio_files(paths: Iterable[str | os.PathLike], *, recursive: bool = Tr
             yield p
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    Readers see the old file or the new one, never a half-written one, on every
+    platform (``os.replace`` is atomic on POSIX and Windows).
+    """
+    import tempfile
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -450,21 +450,10 @@ class TrainedModel:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    import tempfile
+    from loopwatch.files import atomic_write_bytes
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=1, ensure_ascii=False, allow_nan=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    text = json.dumps(obj, indent=1, ensure_ascii=False, allow_nan=True) + "\n"
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def list_models() -> list[dict[str, Any]]:

@@ -35,6 +35,19 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def collect_audio_files(paths) -> list:
+    """The audio files named by ``paths`` (folders walked); exit with a one-line error if none."""
+    from loopwatch.files import iter_audio_files
+
+    try:
+        files = list(iter_audio_files(paths))
+    except FileNotFoundError as exc:
+        fail(str(exc))
+    if not files:
+        fail("no audio files found")
+    return files
+
+
 def warn(message: str) -> None:
     typer.echo(f"loopwatch: {message}", err=True)
 

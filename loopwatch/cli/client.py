@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from loopwatch.cli._common import fail, print_json, warn
+from loopwatch.cli._common import print_json, warn
 
 client_app = typer.Typer(help="Talk to a running daemon.", no_args_is_help=True)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from loopwatch.cli._common import fail, print_json, warn
+from loopwatch.cli._common import collect_audio_files, fail, print_json, warn
 
 
 def embed_cmd(
@@ -24,16 +24,10 @@ def embed_cmd(
     from loopwatch.config import load_config
     from loopwatch.embed import EncoderError
     from loopwatch.embedding import embed_files
-    from loopwatch.files import iter_audio_files
 
     cfg = load_config()
     name = encoder or cfg["embed"]["encoder"]
-    try:
-        files = list(iter_audio_files(paths))
-    except FileNotFoundError as exc:
-        fail(str(exc))
-    if not files:
-        fail("no audio files found")
+    files = collect_audio_files(paths)
     t0 = time.perf_counter()
     try:
         with progress(transient=True) as bar:

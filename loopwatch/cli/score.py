@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from loopwatch.cli._common import fail, print_json, warn
+from loopwatch.cli._common import collect_audio_files, fail, print_json, warn
 
 
 def score_cmd(
@@ -26,7 +26,6 @@ def score_cmd(
     from loopwatch.cli._common import progress
     from loopwatch.config import load_config
     from loopwatch.embed import EncoderError
-    from loopwatch.files import iter_audio_files
     from loopwatch.modelstore import ModelError, TrainedModel
 
     cfg = load_config()
@@ -39,12 +38,7 @@ def score_cmd(
         m = TrainedModel.load(name)
     except ModelError as exc:
         fail(str(exc))
-    try:
-        files = list(iter_audio_files(paths))
-    except FileNotFoundError as exc:
-        fail(str(exc))
-    if not files:
-        fail("no audio files found")
+    files = collect_audio_files(paths)
     try:
         with progress(transient=True) as bar:
             task = bar.add_task(f"embedding ({m.encoder})", total=len(files))

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from loopwatch.cli._common import fail, print_json, warn
+from loopwatch.cli._common import collect_audio_files, fail, print_json, warn
 
 _PHASES = {"pretrain": "pre-training autoencoder", "svdd": "Deep SVDD"}
 
@@ -50,7 +50,6 @@ def train_cmd(
     from loopwatch.detect import DETECTOR_LABELS, DETECTOR_TYPES
     from loopwatch.embed import EncoderError
     from loopwatch.embedding import embed_files
-    from loopwatch.files import iter_audio_files
     from loopwatch.modelstore import FEW_TRAIN_FILES, MIN_TRAIN_FILES, ModelError, TrainedModel, model_paths
 
     t_start = time.perf_counter()
@@ -66,12 +65,7 @@ def train_cmd(
         fail(str(exc))
     if not force and (st_path.exists() or js_path.exists()):
         fail(f"a model named {name!r} exists already ({js_path}); choose another name or pass --force")
-    try:
-        files = list(iter_audio_files(paths))
-    except FileNotFoundError as exc:
-        fail(str(exc))
-    if not files:
-        fail("no audio files found")
+    files = collect_audio_files(paths)
 
     # 1. embeddings, through the cache
     try:

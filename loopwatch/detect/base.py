@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
@@ -324,18 +323,9 @@ def write_safetensors(path: Path, tensors: dict[str, np.ndarray], metadata: dict
     from safetensors.numpy import save
 
     blob = save({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata=metadata)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from loopwatch.files import atomic_write_bytes
+
+    atomic_write_bytes(path, blob)
     return hashlib.sha256(blob).hexdigest()
 
 
