@@ -47,8 +47,12 @@ class Journal:
                     os.replace(self.path, self.path.with_name(self.path.name + ".1"))
             except FileNotFoundError:
                 pass
+            except OSError:
+                # Windows refuses to rename a file a reader holds open (a REAPER panel
+                # tailing it): keep appending and rotate on a later write.
+                pass
             # O_APPEND: each write lands whole at the end, even with other writers.
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0), 0o644)
             try:
                 os.write(fd, data)
             finally:

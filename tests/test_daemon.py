@@ -444,3 +444,17 @@ def test_moved_folder_is_not_rescored(make_daemon, tmp_path, listener):
     s = Store()
     assert s._query("SELECT COUNT(*) FROM results")[0][0] == 1
     s.close()
+
+
+def test_journal_rotates_and_readers_can_follow(tmp_path):
+    from loopwatch.journal import Journal
+
+    j = Journal(tmp_path / "journal.jsonl", rotate_bytes=2000)
+    for i in range(60):
+        j.append({"type": "alert", "id": i + 1, "path": f"/x/{i}.wav", "message": "m" * 20})
+    rotated = tmp_path / "journal.jsonl.1"
+    assert rotated.exists() and (tmp_path / "journal.jsonl").stat().st_size <= 2000
+    ids = [r["id"] for r in Journal(rotated).read()] + [r["id"] for r in j.read()]
+    assert ids == sorted(ids) and ids[-1] == 60
+    raw = (tmp_path / "journal.jsonl").read_bytes()
+    assert b"\r\n" not in raw and raw.endswith(b"\n")
