@@ -458,3 +458,43 @@ def test_journal_rotates_and_readers_can_follow(tmp_path):
     assert ids == sorted(ids) and ids[-1] == 60
     raw = (tmp_path / "journal.jsonl").read_bytes()
     assert b"\r\n" not in raw and raw.endswith(b"\n")
+
+
+def test_silent_subscriber_is_dropped(make_daemon, listener):
+    d = make_daemon(folders=[], **{"osc.subscriber_timeout_s": 0.5})
+    client = Listener()
+    try:
+        client.send(protocol.encode_request(protocol.SUBSCRIBE, "reaper-1", "reaper", client.port), d.osc_address[1])
+        client.wait_for(protocol.STATUS)
+        assert ("127.0.0.1", client.port) in d.pusher.destinations()
+        time.sleep(0.8)  # no renewal
+        assert ("127.0.0.1", client.port) not in d.pusher.destinations()
+        # renewing brings it back; unsubscribing removes it at once
+        client.send(protocol.encode_request(protocol.SUBSCRIBE, "reaper-1", "reaper", client.port), d.osc_address[1])
+        client.wait_for(protocol.STATUS)
+        assert ("127.0.0.1", client.port) in d.pusher.destinations()
+        client.send(protocol.encode_request(protocol.UNSUBSCRIBE, "reaper-1"), d.osc_address[1])
+        time.sleep(0.2)
+        assert ("127.0.0.1", client.port) not in d.pusher.destinations()
+    finally:
+        client.close()
+
+
+def test_binding_beyond_loopback_is_announced(make_daemon, caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="loopwatch.daemon"):
+        make_daemon(folders=[], **{"osc.host": "0.0.0.0"})
+    assert any("not on 127.0.0.1" in r.getMessage() for r in caplog.records)
+
+
+def test_static_target_that_also_subscribes_gets_each_message_once(make_daemon, tmp_path, listener):
+    d = make_daemon()
+    listener.send(protocol.encode_request(protocol.SUBSCRIBE, "m4l-1", "m4l", listener.port), d.osc_address[1])
+    listener.wait_for(protocol.STATUS)
+    p = tmp_path / "watched" / "broken.wav"
+    p.write_bytes(b"not audio")
+    listener.wait_for(protocol.FILE, lambda a: a[0] == str(p))
+    listener.drain(0.3)
+    files = [a for addr, a in listener.msgs if addr == protocol.FILE and a[0] == str(p)]
+    assert len(files) == 1
