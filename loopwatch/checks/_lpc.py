@@ -106,28 +106,36 @@ def detection_signal(x: np.ndarray, order: int = 24, hop: int = 1024, *, white_d
     nb = len(starts)
     frame = hop + 2 * p
     nfft = sfft.next_fast_len(frame, real=True)
+    nbins = nfft // 2 + 1
     # float64: the LPC normal equations of tonal material are ill-conditioned
     # (condition numbers up to ~1e6 with the regularisation below), so lags
     # need ~1e-12 relative precision; float32 spectra give garbage filters.
     buf = np.zeros(nb * hop + 2 * p + (nfft - frame), dtype=np.float64)
     buf[p : p + n] = x
     frames = np.lib.stride_tricks.as_strided(buf, shape=(nb, nfft), strides=(hop * 8, 8))
-    spec = sfft.rfft(frames, axis=1)  # frames longer than `frame` only add zeros/neighbour samples
-    # Hann over the analysed frame, applied as a 3-tap convolution across bins
-    # (periodic Hann spanning the FFT length), on the real and imaginary parts;
-    # the neighbours at the spectrum's ends wrap by conjugate symmetry.
-    power = np.empty(spec.shape)
-    for part, sign in ((spec.real, 1.0), (spec.imag, -1.0)):
-        ext = np.empty((nb, part.shape[1] + 2))
-        ext[:, 1:-1] = part
-        ext[:, 0] = sign * part[:, 1]
-        ext[:, -1] = sign * (part[:, -2] if nfft % 2 == 0 else part[:, -1])
-        w = 0.5 * part - 0.25 * (ext[:, :-2] + ext[:, 2:])
-        if sign > 0:
-            power[:] = w * w
-        else:
-            power += w * w
-    r = (power @ _cos_matrix(nfft, p)).astype(np.float64)
+    # The work is done in chunks of hops, so that every temporary stays small
+    # (a few hundred kB): large temporaries are fresh memory from the OS on
+    # every call on some allocators, and touching it costs more than the FFTs.
+    chunk = max(1, _CHUNK_BYTES // (16 * nbins))
+    cos = _cos_matrix(nfft, p)
+    r = np.empty((nb, p + 1))
+    spec_all = np.empty((nb, nbins), dtype=np.complex64)  # kept for the filtering pass
+    for c0 in range(0, nb, chunk):
+        c1 = min(nb, c0 + chunk)
+        spec = sfft.rfft(frames[c0:c1], axis=1)  # frames longer than `frame` only add zeros/neighbour samples
+        spec_all[c0:c1] = spec
+        # Hann over the analysed frame, applied as a 3-tap convolution across
+        # bins (periodic Hann spanning the FFT length): w_k = X_k / 2 -
+        # (X_{k-1} + X_{k+1}) / 4, the neighbours at the ends by conjugate symmetry
+        w = np.empty_like(spec)
+        np.add(spec[:, :-2], spec[:, 2:], out=w[:, 1:-1])
+        w[:, 0] = 2.0 * spec[:, 1].real
+        w[:, -1] = 2.0 * spec[:, -2].real if nfft % 2 == 0 else 2.0 * spec[:, -1].real
+        w *= -0.25
+        spec *= 0.5
+        w += spec
+        wv = w.view(np.float64).reshape(c1 - c0, nbins, 2)
+        r[c0:c1] = np.einsum("ijk,ijk->ij", wv, wv) @ cos
     if smooth and nb > 2:
         # Fit each hop's model on its neighbours too (triangular weights over
         # three hops, ~64 ms): a model that has seen the waveform's recurring
@@ -148,16 +156,25 @@ def detection_signal(x: np.ndarray, order: int = 24, hop: int = 1024, *, white_d
     a = levinson(r, p)
     gain = np.sqrt((a * a).sum(axis=1))
     # |A(f)|^2 / sum a^2 on the FFT grid: the zero-phase matched filter
-    ra = np.zeros((nb, p + 1))
+    ra = np.empty((nb, p + 1))
     for k in range(p + 1):
         ra[:, k] = np.einsum("bj,bj->b", a[:, : p + 1 - k], a[:, k:])
     ra /= gain[:, None]
-    h = (ra @ _lag_to_bins(nfft, p)).astype(np.float32)  # |A(f)|^2 = r_a(0) + 2 sum_k r_a(k) cos(2 pi f k / N)
-    # the filtering itself needs no more than float32 (the output is float32 too)
-    spec32 = spec.astype(np.complex64)
-    spec32 *= h
-    out = sfft.irfft(spec32, n=nfft, axis=1)[:, p : p + hop]
-    return np.ascontiguousarray(out).reshape(-1)[:n], gain
+    lag_bins = _lag_to_bins(nfft, p).astype(np.float32)
+    ra32 = ra.astype(np.float32)
+    out = np.empty(nb * hop, dtype=np.float32)
+    for c0 in range(0, nb, chunk):
+        c1 = min(nb, c0 + chunk)
+        # |A(f)|^2 = r_a(0) + 2 sum_k r_a(k) cos(2 pi f k / N); the filtering
+        # itself needs no more than float32 (the output is float32 too)
+        sp = spec_all[c0:c1]
+        sp *= ra32[c0:c1] @ lag_bins
+        out[c0 * hop : c1 * hop] = sfft.irfft(sp, n=nfft, axis=1)[:, p : p + hop].reshape(-1)
+    return out[:n], gain
+
+
+#: Working-set size of one chunk of :func:`detection_signal` (spectra of this many bytes).
+_CHUNK_BYTES = 256 * 1024
 
 
 @functools.lru_cache(maxsize=16)

@@ -2,8 +2,9 @@
 
 What separates hum from a bass note at 49 or 62 Hz is that hum is *one
 unchanging sinusoid per harmonic for the whole file*: exactly (within the
-mains tolerance) on k x 50 or k x 60 Hz, at a constant amplitude and phase.
-So the test is coherent:
+mains tolerance) on k x 50 or k x 60 Hz, at a constant amplitude and a
+continuous phase, and all harmonics of one fundamental. So the test is
+coherent:
 
 1. The channel mean is decimated to 1 kHz (48-sample means: the boxcar's
    nulls at multiples of 1 kHz keep aliases away from 0-360 Hz) and the
@@ -11,13 +12,24 @@ So the test is coherent:
 2. For each mains frequency, each harmonic's line is searched within
    ``tolerance`` (0.5 %) of k x mains. A line must be a local maximum (not
    the flank of a nearby note's lobe) and stand ``prominence_db`` above the
-   spectrum's median within +-8 Hz (music's partials spread over notes, hum
-   is one line); the lines kept must agree on one fundamental within 0.1 %.
-3. Stationarity: the file is cut into quarters and the amplitude at each
-   harmonic measured in every quarter. Hum is present at the level the
-   whole-file spectrum gives in (at least) three quarters out of four (a
-   note on the same frequency may swamp one; a series of weak lines without
-   a strong one must hold in all four); a note is not.
+   spectrum's median within +-max(3 Hz, 4 main lobes) (music's partials
+   spread over notes, hum is one line).
+3. Stationarity: the file is cut into quarters. The line must be present at
+   the whole file's level in at least three quarters out of four (a note on
+   the same frequency may swamp one), and **phase-coherent** across the
+   four: the quarters' complex amplitudes at the line's frequency, with
+   their phases referred to the file's start, must add up to at least
+   ``coherence`` of the sum of their magnitudes (1 for a steady sinusoid,
+   about 0.5 for unrelated phases). A note's partial, or the skirt of a
+   note nearby, restarts with every note; hum runs on. A frequency error of
+   a quarter of the main lobe (music beside the line pulls its peak) is
+   allowed for as a linear phase trend.
+4. The comb: the lines must agree on one fundamental, within 0.1 % or a
+   third of the main lobe divided by the harmonic number (short files
+   measure frequencies coarsely). The family's evidence is the sum over its
+   lines of their prominence less 3 dB; hum takes ``comb_db`` of it from at
+   least ``min_harmonics`` lines, or one strong line (see
+   :func:`check_hum`).
 
 The level is reported AES17-style (RMS + 3 dB, so a full-scale sine is
 0 dBFS), summed over the harmonics found.
@@ -43,6 +55,25 @@ def _amplitudes(y: np.ndarray, rate: float, freqs: np.ndarray, pad: int = 4) -> 
     return spec, np.fft.rfftfreq(nfft, 1.0 / rate), rate / nfft
 
 
+def _coherence(y: np.ndarray, rate: float, f: float, q: int, max_offset: float) -> float:
+    """Phase coherence of a line at ``f`` Hz across the four quarters of ``y``: ``|sum c| / sum |c|`` of
+    the quarters' complex amplitudes (Hann-windowed, phase referred to the file's start), maximised over
+    a frequency error of up to ``max_offset`` Hz (a linear phase trend across the quarters). 1 for a
+    steady sinusoid; about 0.5 for four unrelated phases."""
+    c = np.empty(4, dtype=complex)
+    w = np.hanning(q)
+    for i in range(4):
+        seg = y[i * q : (i + 1) * q]
+        t = (np.arange(q) + i * q) / rate
+        c[i] = np.dot((seg - seg.mean()) * w, np.exp(-2j * np.pi * f * t))
+    total = float(np.abs(c).sum())
+    if total <= 0:
+        return 0.0
+    dphi = 2 * np.pi * np.linspace(-max_offset, max_offset, 21) * (q / rate)
+    rot = np.exp(-1j * np.outer(dphi, np.arange(4)))
+    return float(np.max(np.abs(rot @ c)) / total)
+
+
 def hum_components(
     x: np.ndarray,
     sr: int = 48000,
@@ -50,33 +81,38 @@ def hum_components(
     mains: tuple[float, ...] = (50.0, 60.0),
     harmonics: int = 6,
     tolerance: float = 0.005,
-    prominence_db: float = 12.0,
-    weak_prominence_db: float = 6.0,
+    prominence_db: float = 6.0,
     stability_db: float = 6.0,
+    coherence: float = 0.95,
+    comb_db: float = 12.0,
 ) -> dict:
     """Find the mains family best explained as hum in ``x`` ``(channels, samples)``.
 
-    A line counts when it stands ``prominence_db`` above the spectrum beside
-    it, or ``weak_prominence_db`` when at least three lines agree on one
-    fundamental within 0.1 % (three notes' partials landing on one exact
-    harmonic series of 50 or 60 Hz by chance are far less likely than one).
+    Each harmonic's line (see the module docstring) counts when it stands
+    ``prominence_db`` above the spectrum beside it, is steady in level
+    (``stability_db``) and in phase (``coherence``) across the file's
+    quarters, and agrees with the others on one fundamental. The family
+    with the most *comb evidence* (the sum over its lines of their
+    prominence less 3 dB) is returned; ``comb_db`` is not applied here but
+    by :func:`check_hum`.
 
     Returns a dict with ``mains`` (50/60 or None), ``f0``, ``level_dbfs``
-    (AES17, over the found harmonics), and ``harmonics``: a list of
-    ``(k, frequency, amplitude, prominence_db)`` for each harmonic that passed the prominence
-    and stability tests.
+    (AES17, over the found harmonics), ``comb_db`` (the score) and
+    ``harmonics``: a list of ``(k, frequency, amplitude, prominence_db)``
+    for each line of the family.
     """
-    x = np.asarray(x, dtype=np.float64)
-    mono = x.mean(axis=0)
-    n = mono.size // DECIMATE
-    best = {"mains": None, "f0": 0.0, "level_dbfs": float("-inf"), "harmonics": []}
+    x = np.asarray(x)
+    n = x.shape[-1] // DECIMATE
+    best = {"mains": None, "f0": 0.0, "level_dbfs": float("-inf"), "comb_db": 0.0, "harmonics": []}
     rate = sr / DECIMATE
     if n < int(rate * 0.5):  # under half a second the resolution cannot separate hum from notes
         return best
-    y = mono[: n * DECIMATE].reshape(n, DECIMATE).mean(axis=1)
+    # the channel mean in 48-sample means, accumulated in float64 (no full-size copy)
+    y = x[..., : n * DECIMATE].reshape(-1, n, DECIMATE).mean(axis=(0, 2), dtype=np.float64)
     amp, f, df = _amplitudes(y, rate, np.array([]))
     q = n // 4
-    quarters = [_amplitudes(y[i * q : (i + 1) * q], rate, np.array([])) for i in range(4)] if q >= int(rate * 0.25) else []
+    quarters = [_amplitudes(y[i * q : (i + 1) * q], rate, np.array([])) for i in range(4)]
+    lobe = 2.0 * rate / y.size  # Hann main lobe half-width of the whole file, Hz
     for m in mains:
         if m * harmonics > rate / 2 * 0.9:
             continue
@@ -91,54 +127,49 @@ def hum_components(
             i = int(np.flatnonzero(win)[np.argmax(amp[win])])
             a = float(amp[i])
             # a peak of its own, not the flank of a note's lobe next to the
-            # window: nothing larger within its main lobe (Hann: +-2 bins of the
-            # unpadded resolution) on either side
-            lobe = 2.0 * rate / y.size
+            # window: nothing larger within its main lobe on either side
             near = np.abs(f - f[i]) <= 1.25 * lobe
             if a <= 0 or a < float(amp[near].max()) or i in (int(np.flatnonzero(win)[0]), int(np.flatnonzero(win)[-1])):
                 continue
-            # the floor right beside the line: outside its main lobe (Hann: +-2 bins of
-            # the unpadded resolution) and within +-max(3 Hz, 4 lobes)
+            # the floor right beside the line: outside its main lobe and within +-max(3 Hz, 4 lobes)
             around = (np.abs(f - f[i]) <= max(3.0, 4 * lobe)) & (np.abs(f - f[i]) >= 1.25 * lobe)
             if not around.any():
                 continue
             prom = float(db(a / max(float(np.median(amp[around])), 1e-15)))
-            if prom < min(prominence_db, weak_prominence_db):
+            if prom < prominence_db:
                 continue
-            if quarters:
-                qa = [float(np.interp(f[i], fq, aq)) for aq, fq, _ in quarters]
-                # present in every quarter (a note comes and goes) and coherent:
-                # the whole file's line is as strong as the quarters' average,
-                # which only a steady frequency and phase achieve
-                # (one quarter may be swamped by a note at the same frequency)
-                qs = np.sort(qa)
-                if qs[1] <= 0 or db(qs[-2] / qs[1]) > stability_db or db(a / max(np.median(qa), 1e-15)) < -stability_db:
-                    continue
-                all_quarters = qs[0] > 0 and db(qs[-1] / qs[0]) <= stability_db
-            else:
-                all_quarters = True
-            lines.append((k, float(f[i]), a, prom, all_quarters))
+            # steady in level: present at the whole file's level in three
+            # quarters out of four (a note on the same frequency may swamp one)...
+            qa = [float(np.interp(f[i], fq, aq)) for aq, fq, _ in quarters]
+            qs = np.sort(qa)
+            if qs[1] <= 0 or db(qs[-2] / qs[1]) > stability_db or db(a / max(np.median(qa), 1e-15)) < -stability_db:
+                continue
+            # ...and in phase: hum is one sinusoid from the first sample to the
+            # last; a note's partial, or the skirt of one nearby, restarts with
+            # every note (a small frequency error, a fraction of the main lobe,
+            # is allowed for: music beside the line pulls its peak)
+            if _coherence(y, rate, float(f[i]), q, 0.25 * lobe) < coherence:
+                continue
+            lines.append((k, float(f[i]), a, prom))
         if not lines:
             continue
-        ref = max(lines, key=lambda t: t[3])
-        f0 = ref[1] / ref[0]
-        found = [t for t in lines if abs(t[1] / t[0] - f0) <= max(0.001 * f0, 2 * df / t[0])]
-        strong = [t for t in found if t[3] >= prominence_db]
-        if not strong:
-            # without a strong line to anchor it, a weak series must hold in
-            # all four quarters (sequenced notes repeated identically make
-            # combs of steady lines that can line up by chance)
-            found = [t for t in found if t[4]]
-        if len(found) < 3:  # weak lines count only as part of a consistent series of three or more
-            found = strong
-        found = [t[:4] for t in found]
+        # the fundamental that gathers the most evidence; a line's frequency is
+        # measured to a fraction of the main lobe (music beside it pulls it)
+        found, score = [], 0.0
+        for ref in lines:
+            f0 = ref[1] / ref[0]
+            agree = [t for t in lines if abs(t[1] / t[0] - f0) <= max(0.001 * f0, 0.3 * lobe / t[0])]
+            sc = sum(t[3] - 3.0 for t in agree)
+            if sc > score:
+                found, score = agree, sc
         if not found:
             continue
         # boxcar droop of the decimation: sinc(f / 1 kHz)
         rms2 = sum((a / np.sinc(fk / rate)) ** 2 / 2.0 for _, fk, a, _ in found)
         level = float(db(np.sqrt(rms2)) + 3.0103)
-        if level > best["level_dbfs"]:
-            best = {"mains": m, "f0": f0, "level_dbfs": level, "harmonics": found}
+        if score > best["comb_db"]:
+            f0 = float(np.median([t[1] / t[0] for t in found]))
+            best = {"mains": m, "f0": f0, "level_dbfs": level, "comb_db": score, "harmonics": found}
     return best
 
 
@@ -151,9 +182,10 @@ def check_hum(
     min_harmonics: int = 2,
     single_line_db: float = 15.0,
     tolerance: float = 0.005,
-    prominence_db: float = 12.0,
-    weak_prominence_db: float = 6.0,
+    prominence_db: float = 6.0,
     stability_db: float = 6.0,
+    coherence: float = 0.95,
+    comb_db: float = 12.0,
 ) -> list[Finding]:
     """Report mains hum at or above ``warn_dbfs`` (AES17 level of the harmonics found).
 
@@ -180,17 +212,30 @@ def check_hum(
     tolerance : float
         Mains frequency tolerance searched (0.5 %: grids are held within
         0.1-0.4 %; tape and vinyl speed errors of a few tenths of a percent also fit).
-    prominence_db, weak_prominence_db, stability_db : float
-        See :func:`hum_components`.
+    prominence_db : float
+        6 dB: the least a line stands above the spectrum beside it. A line
+        that weak counts only with the phase coherence and the comb below.
+    stability_db : float
+        6 dB: a line's level in three of the four quarters must agree within
+        this, and with the whole file's.
+    coherence : float
+        0.95: the phase coherence of a line across the quarters (1 for a
+        steady sinusoid, about 0.5 for unrelated phases). The repeated,
+        beat-locked notes of a loop sit on 50 or 60 Hz multiples by chance
+        and can be steady in level; their phases restart with each note.
+    comb_db : float
+        12 dB: the evidence the comb needs, summed over its lines as their
+        prominence less 3 dB (two lines at 9 dB, or three at 7 dB). Below
+        it, only a single strong line (``single_line_db``) makes hum.
     """
     x, sr = as_array(audio, sr)
     if x.shape[1] == 0:
         return []
-    h = hum_components(x, sr, tolerance=tolerance, prominence_db=prominence_db,
-                       weak_prominence_db=weak_prominence_db, stability_db=stability_db)
+    h = hum_components(x, sr, tolerance=tolerance, prominence_db=prominence_db, stability_db=stability_db,
+                       coherence=coherence, comb_db=comb_db)
     if h["mains"] is None or h["level_dbfs"] < warn_dbfs:
         return []
-    if len(h["harmonics"]) < min_harmonics:
+    if len(h["harmonics"]) < min_harmonics or h["comb_db"] < comb_db:
         if not any(k <= 2 and p >= single_line_db for k, _, _, p in h["harmonics"]):
             return []
         # a lone line about as loud as the music is a note that sits on 50/60 Hz

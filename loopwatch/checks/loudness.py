@@ -17,6 +17,9 @@ from loopwatch.checks._common import as_array, finding
 from loopwatch.findings import Finding
 
 NAME = "loudness"
+#: Samples filtered per call (a multiple of the 100 ms step is used): keeps temporaries small.
+_CHUNK_SAMPLES = 32768
+
 #: BS.1770 channel weights: L, R, C = 1.0; surrounds 1.41 (pyloudnorm's order: L, R, C, Ls, Rs).
 CHANNEL_GAINS = (1.0, 1.0, 1.0, 1.41, 1.41)
 
@@ -47,7 +50,7 @@ def integrated_loudness(x: np.ndarray, sr: int = 48000, *, block_s: float = 0.4,
     """
     from scipy.signal import lfilter
 
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
     if x.ndim == 1:
         x = x[None, :]
     n = x.shape[1]
@@ -62,12 +65,22 @@ def integrated_loudness(x: np.ndarray, sr: int = 48000, *, block_s: float = 0.4,
     n_blocks = int(np.round((n / sr - block_s) / (block_s * (1.0 - overlap)))) + 1
     n_seg = n_blocks - 1 + per
     seg = np.zeros((x.shape[0], n_seg))
+    # filtered in chunks of whole steps with the filter state carried over: the
+    # same numbers as one call, without a file-sized temporary per channel
+    chunk = step * max(1, _CHUNK_SAMPLES // step)
+    used = min(n, n_seg * step)
     for c in range(x.shape[0]):
-        y = lfilter(b, a, x[c])[: n_seg * step]
-        if y.size < n_seg * step:
-            y = np.concatenate([y, np.zeros(n_seg * step - y.size)])
-        yy = y.reshape(n_seg, step)
-        seg[c] = np.einsum("ij,ij->i", yy, yy)
+        zi = np.zeros(max(len(a), len(b)) - 1)
+        for s0 in range(0, used, chunk):
+            s1 = min(used, s0 + chunk)
+            y, zi = lfilter(b, a, x[c, s0:s1], zi=zi)
+            k = y.size // step
+            if k:
+                yy = y[: k * step].reshape(k, step)
+                seg[c, s0 // step : s0 // step + k] = np.einsum("ij,ij->i", yy, yy)
+            if y.size > k * step:  # the last, partial segment (zeros after the file's end)
+                tail = y[k * step :]
+                seg[c, s0 // step + k] = float(np.dot(tail, tail))
     cs = np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(seg, axis=1)], axis=1)
     z = (cs[:, per : per + n_blocks] - cs[:, :n_blocks]) / block  # (channels, blocks) mean square
     gains = np.array([CHANNEL_GAINS[i] if i < len(CHANNEL_GAINS) else 1.0 for i in range(x.shape[0])])

@@ -86,9 +86,15 @@ def noise_floor(
     out["signal_dbfs"] = float(db_power(p_sig))
     k_lo = max(0, int(np.floor(percentile / 100.0 * (nf - 1))))
     out["quiet_dbfs"] = float(db_power(float(np.partition(total, k_lo)[k_lo]) / ch))
-    med_spec = np.partition(P, nf // 2, axis=0)[nf // 2]  # per-bin median over frames
     nyq = sr / 2.0
     valid = [b for b, (f0, f1) in enumerate(BANDS) if f1 <= nyq]
+    # per-bin median over frames, for the bins of the bands only (computed on
+    # the transpose: each bin's frames contiguous)
+    in_bands = np.zeros(freqs.size, dtype=bool)
+    for b in valid:
+        in_bands |= (freqs >= BANDS[b][0]) & (freqs < BANDS[b][1])
+    med_spec = np.zeros(freqs.size)
+    med_spec[in_bands] = np.partition(np.ascontiguousarray(P[:, in_bands].T), nf // 2, axis=1)[:, nf // 2]
     noisy = []
     for b in valid:
         sel = (freqs >= BANDS[b][0]) & (freqs < BANDS[b][1])
