@@ -84,7 +84,7 @@ def detect_impulses(
     hop: int = 1024,
     threshold_db: float = 20.0,
     isolation_db: float = 6.0,
-    rival_db: float = 15.0,
+    rival_db: float = 12.0,
     periodic_db: float = 30.0,
     periodic_ms: float = 60.0,
     min_level_db: float = -60.0,
@@ -136,7 +136,9 @@ def detect_impulses(
         peaks within ``rival_db`` of it in its neighbourhood: a train of
         similar peaks is the edges of a periodic waveform (a saw or pulse
         synth bass, whose first edge after a note change is the strongest)
-        or a busy drum transient, not a click.
+        or a busy drum transient, not a click. 12 dB: drum transients are
+        also rejected later as bursts, and saw edges as steps, so a click in
+        busy material only needs to stand clear of its nearest rivals.
     periodic_db, periodic_ms : float
         An event with other detection peaks within ``periodic_db`` of it,
         recurring at a regular spacing within ``periodic_ms`` on either side, is
@@ -191,11 +193,13 @@ def detect_impulses(
     edge_db : float
         A click whose waveform step (largest sample-to-sample change) is this
         much larger than its impulse amplitude is mostly a steep edge of the
-        waveform: it is judged by the rules for jumps, and rejected when the
-        waveform steps as steeply nearby or at the pitch period (a sawtooth
-        or pulse synth's edge) or when a sound starts there. A jump that
-        those rules reject but a short core also explains is judged as a
-        click.
+        waveform: it is rejected when the waveform steps as steeply within
+        30 ms on both sides or at the pitch period (a sawtooth or pulse
+        synth's edge; the rules for jumps). 25 dB: an added click's step is
+        its own amplitude (a few dB more for a burst of several samples); a
+        band-limited sawtooth's edge is a step of tens of dB more than the
+        impulse the matched filter reads in it. A jump that those rules
+        reject but a short core also explains is judged as a click.
     exclude : np.ndarray of bool, optional
         Samples not to report (clipped plateaus, dropouts).
     offset : int
@@ -320,7 +324,7 @@ def detect_impulses(
             # a "click" whose waveform step is far larger than its impulsive
             # (high-frequency) part is a steep edge of the waveform with a
             # little extra: judge the edge as a step
-            why = _musical_step(x, c, s0, s1, 0, at_attack, jump_width, pctx, merge, guard, sr)
+            why = _musical_step(x, c, s0, s1, 0, False, jump_width, pctx, merge, guard, sr)  # width, attack: no
             if why:
                 _reject(trace, c + offset, "edge-" + why)
                 continue
@@ -705,7 +709,7 @@ def check_click(
     *,
     threshold_db: float = 20.0,
     isolation_db: float = 6.0,
-    rival_db: float = 15.0,
+    rival_db: float = 12.0,
     periodic_db: float = 30.0,
     periodic_ms: float = 60.0,
     min_level_db: float = -60.0,
@@ -751,7 +755,7 @@ def check_discontinuity(
     *,
     threshold_db: float = 20.0,
     isolation_db: float = 6.0,
-    rival_db: float = 15.0,
+    rival_db: float = 12.0,
     periodic_db: float = 30.0,
     periodic_ms: float = 60.0,
     min_level_db: float = -60.0,
