@@ -598,21 +598,8 @@ def _prepare_out(root: Path, overwrite: bool) -> None:
 
 # --- a user's own library ----------------------------------------------------------------------------
 
-_BPM_RE = None
-
-
-def tempo_from_name(name: str) -> float | None:
-    """The tempo a producer's file name carries (``..._120bpm_...``, ``Loop 96 BPM.wav``), or None."""
-    import re
-
-    global _BPM_RE
-    if _BPM_RE is None:
-        _BPM_RE = re.compile(r"(?<![0-9.])(\d{2,3}(?:\.\d+)?)\s*-?\s*bpm", re.IGNORECASE)
-    m = _BPM_RE.search(name)
-    if not m:
-        return None
-    t = float(m.group(1))
-    return t if 30.0 <= t <= 300.0 else None
+# One parser for tempos in file names: the length check's (it also reads "bpm-140", "87,5 BPM").
+from loopwatch.checks.tempo import tempo_from_name  # noqa: E402
 
 
 def import_library(
