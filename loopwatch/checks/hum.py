@@ -19,8 +19,9 @@ coherent:
    the same frequency may swamp one), and **phase-coherent** across the
    four: the quarters' complex amplitudes at the line's frequency, with
    their phases referred to the file's start, must add up to at least
-   ``coherence`` of the sum of their magnitudes (1 for a steady sinusoid,
-   about 0.5 for unrelated phases). A note's partial, or the skirt of a
+   ``coherence`` (``strong_coherence`` for a line ``strong_db`` clear) of
+   the sum of their magnitudes (1 for a steady sinusoid, about 0.5 for
+   unrelated phases). A note's partial, or the skirt of a
    note nearby, restarts with every note; hum runs on. A frequency error of
    a quarter of the main lobe (music beside the line pulls its peak) is
    allowed for as a linear phase trend.
@@ -82,16 +83,19 @@ def hum_components(
     harmonics: int = 6,
     tolerance: float = 0.005,
     prominence_db: float = 6.0,
+    strong_db: float = 12.0,
     stability_db: float = 6.0,
     coherence: float = 0.95,
+    strong_coherence: float = 0.8,
     comb_db: float = 12.0,
 ) -> dict:
     """Find the mains family best explained as hum in ``x`` ``(channels, samples)``.
 
     Each harmonic's line (see the module docstring) counts when it stands
     ``prominence_db`` above the spectrum beside it, is steady in level
-    (``stability_db``) and in phase (``coherence``) across the file's
-    quarters, and agrees with the others on one fundamental. The family
+    (``stability_db``) and in phase (``coherence``, or ``strong_coherence``
+    for a line ``strong_db`` clear) across the file's quarters, and agrees
+    with the others on one fundamental. The family
     with the most *comb evidence* (the sum over its lines of their
     prominence less 3 dB) is returned; ``comb_db`` is not applied here but
     by :func:`check_hum`.
@@ -148,7 +152,7 @@ def hum_components(
             # last; a note's partial, or the skirt of one nearby, restarts with
             # every note (a small frequency error, a fraction of the main lobe,
             # is allowed for: music beside the line pulls its peak)
-            if _coherence(y, rate, float(f[i]), q, 0.25 * lobe) < coherence:
+            if _coherence(y, rate, float(f[i]), q, 0.25 * lobe) < (strong_coherence if prom >= strong_db else coherence):
                 continue
             lines.append((k, float(f[i]), a, prom))
         if not lines:
@@ -183,8 +187,10 @@ def check_hum(
     single_line_db: float = 15.0,
     tolerance: float = 0.005,
     prominence_db: float = 6.0,
+    strong_db: float = 12.0,
     stability_db: float = 6.0,
     coherence: float = 0.95,
+    strong_coherence: float = 0.8,
     comb_db: float = 12.0,
 ) -> list[Finding]:
     """Report mains hum at or above ``warn_dbfs`` (AES17 level of the harmonics found).
@@ -218,11 +224,14 @@ def check_hum(
     stability_db : float
         6 dB: a line's level in three of the four quarters must agree within
         this, and with the whole file's.
-    coherence : float
-        0.95: the phase coherence of a line across the quarters (1 for a
+    coherence, strong_db, strong_coherence : float
+        0.95: the phase coherence a line needs across the quarters (1 for a
         steady sinusoid, about 0.5 for unrelated phases). The repeated,
         beat-locked notes of a loop sit on 50 or 60 Hz multiples by chance
-        and can be steady in level; their phases restart with each note.
+        and can be steady in level; their phases restart with each note. A
+        line at least ``strong_db`` (12 dB) clear of the spectrum beside it
+        is less likely to be chance, and a note close by disturbs its phase
+        more: it needs ``strong_coherence`` (0.8).
     comb_db : float
         12 dB: the evidence the comb needs, summed over its lines as their
         prominence less 3 dB (two lines at 9 dB, or three at 7 dB). Below
@@ -231,8 +240,9 @@ def check_hum(
     x, sr = as_array(audio, sr)
     if x.shape[1] == 0:
         return []
-    h = hum_components(x, sr, tolerance=tolerance, prominence_db=prominence_db, stability_db=stability_db,
-                       coherence=coherence, comb_db=comb_db)
+    h = hum_components(x, sr, tolerance=tolerance, prominence_db=prominence_db, strong_db=strong_db,
+                       stability_db=stability_db, coherence=coherence, strong_coherence=strong_coherence,
+                       comb_db=comb_db)
     if h["mains"] is None or h["level_dbfs"] < warn_dbfs:
         return []
     if len(h["harmonics"]) < min_harmonics or h["comb_db"] < comb_db:
