@@ -179,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--target-ms", type=float, default=50.0,
+                    help="the issue's target for the whole suite on a 5 s stereo loop (reported, not enforced)")
     args = ap.parse_args(argv)
     loops = {Path(f).name: file_loop(f, args.seconds) for f in args.files} if args.files else made_loops(args.seconds)
     results = {}
@@ -195,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{name}")
         print(f"  all 13 checks (run_checks)  {r['suite_ms']:7.1f} ms   ({args.seconds * 1000 / r['suite_ms']:.0f}x real time; "
               f"{r['suite_cpu_ms']:.1f} ms of CPU time)")
+        verdict = "met" if r["suite_ms"] < args.target_ms * args.seconds / 5.0 else "MISSED"
+        print(f"  target: under {args.target_ms * args.seconds / 5.0:.0f} ms               {verdict}")
         print(f"  reference, 5 checks         {r['reference_total_ms']:7.1f} ms   "
               f"ratio reference/loopwatch {r['reference_total_ms'] / r['suite_ms']:.1f}x")
         print("  per check:")
