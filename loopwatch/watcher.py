@@ -253,6 +253,25 @@ class FileWatcher:
         return waiting
 
 
+_SIZED = (b"RIFF", b"RF64", b"BW64", b"FORM", bytes.fromhex("72696666"))
+
+
+def arrived_whole(path: Path) -> bool:
+    """True when a file that has just appeared is already complete: a move or rename into place.
+
+    Only containers with size fields (WAV/RF64/W64/AIFF) can prove it: a writer
+    that creates such a file writes placeholder sizes first, so a fresh file whose
+    sizes already agree with its length was written elsewhere and moved here.
+    Formats without size fields (FLAC, OGG, MP3) always wait for the settle time.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        return False
+    return head in _SIZED and container_complete(path)
+
+
 def _under(path: str, root: Path) -> bool:
     try:
         Path(path).relative_to(root)
@@ -277,7 +296,10 @@ class _Handler:
             return
         kind = event.event_type
         src = Path(os.fsdecode(event.src_path))
-        if kind in ("created", "modified"):
+        if kind == "created":
+            # A file moved in from outside the watched tree arrives as "created", already whole.
+            self.w.touch(src, closed=arrived_whole(src))
+        elif kind == "modified":
             self.w.touch(src, closed=False)
         elif kind == "closed":
             self.w.touch(src, closed=True)
