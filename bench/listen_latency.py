@@ -280,7 +280,7 @@ def main() -> int:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "listen_latency.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = [f"# `loopwatch listen` latency: defect entering the input -> alert datagram", "",
+    md = ["# `loopwatch listen` latency: defect entering the input -> alert datagram", "",
           f"`{result['command']}` on {result['machine']}; {result['defects']} defects "
           f"({result['settings']}), {result['alerts']} alerts.", ""]
     if problems:
