@@ -82,6 +82,7 @@ class FileWatcher:
         self.delete_grace_s = delete_grace_s
         self.tick_s = tick_s
         self._pending: dict[str, _Pending] = {}
+        self._handing = 0  # files taken out of _pending whose on_ready call has not returned yet
         self._deleted: dict[str, float] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -186,8 +187,9 @@ class FileWatcher:
     # -- settle loop -------------------------------------------------------------------
 
     def pending_count(self) -> int:
+        """Files still waiting to settle, plus those being handed to ``on_ready`` right now."""
         with self._lock:
-            return len(self._pending)
+            return len(self._pending) + self._handing
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -235,6 +237,7 @@ class FileWatcher:
         with self._lock:
             for key, _ in ready:
                 self._pending.pop(key, None)
+            self._handing += len(ready)
             expired = [k for k, t in self._deleted.items() if now - t >= self.delete_grace_s]
             for k in expired:
                 self._deleted.pop(k, None)
@@ -244,6 +247,9 @@ class FileWatcher:
                 self.on_ready(Path(key), st)
             except Exception:
                 log.exception("error queueing %s", key)
+            finally:
+                with self._lock:
+                    self._handing -= 1
         for key in expired:
             if not os.path.exists(key):
                 try:

@@ -498,3 +498,34 @@ def test_static_target_that_also_subscribes_gets_each_message_once(make_daemon, 
     listener.drain(0.3)
     files = [a for addr, a in listener.msgs if addr == protocol.FILE and a[0] == str(p)]
     assert len(files) == 1
+
+
+def test_watcher_counts_a_file_as_pending_until_it_is_handed_over(tmp_path):
+    """Between leaving the settle list and entering the queue a file is still pending, so ``wait_idle`` cannot
+    report idle while a finished file is in neither place."""
+    import threading
+
+    from loopwatch.watcher import FileWatcher
+
+    sf.write(tmp_path / "take.wav", synth_loop(0.5, seed=3).T, 48000, subtype="PCM_16")
+    counts: list[int] = []
+    handed = threading.Event()
+
+    def on_ready(path, st):
+        time.sleep(0.1)  # a slow queue write
+        counts.append(w.pending_count())
+        handed.set()
+
+    w = FileWatcher([tmp_path], on_ready, settle_s=0.1)
+    w.start()
+    try:
+        assert w.scan() == (1, [])
+        assert w.pending_count() == 1
+        assert handed.wait(10)
+        assert counts == [1]
+        deadline = time.monotonic() + 5
+        while w.pending_count() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert w.pending_count() == 0
+    finally:
+        w.stop()
