@@ -298,6 +298,21 @@ function M.load_socket()
   return nil, M.socket_error
 end
 
+--- A non-blocking LuaSocket UDP socket, or nil and a one-line reason
+--- (LuaSocket missing, or the socket could not be created).
+function M.udp_socket()
+  local socket, err = M.load_socket()
+  if not socket then
+    return nil, "LuaSocket is not installed (" .. tostring(err) .. ")"
+  end
+  local udp, uerr = socket.udp()
+  if not udp then
+    return nil, "cannot create a UDP socket: " .. tostring(uerr)
+  end
+  udp:settimeout(0)
+  return udp
+end
+
 --- Forget a cached socket lookup (tests).
 function M._reset_socket()
   socket_cache = nil

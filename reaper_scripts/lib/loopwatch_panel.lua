@@ -176,15 +176,10 @@ local OscFeed = {}
 OscFeed.__index = OscFeed
 
 function M.osc_feed(panel, client_id, t)
-  local socket, err = env.load_socket()
-  if not socket then
-    return nil, "LuaSocket is not installed (" .. tostring(err) .. ")"
-  end
-  local udp, uerr = socket.udp()
+  local udp, err = env.udp_socket()
   if not udp then
-    return nil, "cannot create a UDP socket: " .. tostring(uerr)
+    return nil, err
   end
-  udp:settimeout(0)
   local port = math.tointeger(env.get_number("panel_port")) or 9703
   local ok, berr = udp:setsockname("127.0.0.1", port)
   if not ok then

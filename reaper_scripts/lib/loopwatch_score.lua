@@ -132,15 +132,10 @@ local Osc = {}
 Osc.__index = Osc
 
 function Osc.new(job, t)
-  local socket, err = env.load_socket()
-  if not socket then
-    return nil, "LuaSocket is not installed (" .. tostring(err) .. ")"
-  end
-  local udp, uerr = socket.udp()
+  local udp, err = env.udp_socket()
   if not udp then
-    return nil, "cannot create a UDP socket: " .. tostring(uerr)
+    return nil, err
   end
-  udp:settimeout(0)
   local host = env.get("daemon_host")
   local port = math.tointeger(env.get_number("daemon_port")) or 9701
   local bind = (host == "127.0.0.1" or host == "localhost") and "127.0.0.1" or "*"
