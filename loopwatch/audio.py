@@ -256,8 +256,11 @@ def _describe_sf_error(exc: BaseException) -> str:
 _W64_RIFF = bytes.fromhex("726966662e91cf11a5d628db04c10000")
 
 
-def check_container(path: str | os.PathLike) -> None:
+def check_container(path: str | os.PathLike) -> bool:
     """Raise :class:`IncompleteFileError` when a WAV/RF64/W64/AIFF header disagrees with the file size.
+
+    Returns True when the file has such size fields and they agree with its
+    length, False for formats without size fields (nothing to verify).
 
     DAWs write a placeholder length (0 or 0xFFFFFFFF) while recording and the
     real one when the file is closed, so a header that promises more bytes than
@@ -275,7 +278,7 @@ def check_container(path: str | os.PathLike) -> None:
     if len(head) < 12:
         if head[:4] in (b"RIFF", b"RF64", b"BW64", b"FORM"):
             raise IncompleteFileError(p, f"header truncated ({len(head)} bytes)")
-        return
+        return False
     magic, form = head[:4], head[8:12]
     if magic == b"RIFF" and form == b"WAVE":
         declared = struct.unpack_from("<I", head, 4)[0]
@@ -283,6 +286,7 @@ def check_container(path: str | os.PathLike) -> None:
             raise IncompleteFileError(p, "WAV header has a placeholder size: still being written")
         _check_declared(p, declared + 8, size)
         _check_riff_data(p, head, size)
+        return True
     elif magic in (b"RF64", b"BW64") and form == b"WAVE":
         if head[12:16] != b"ds64" or len(head) < 28:
             raise IncompleteFileError(p, "RF64 file without a ds64 chunk: still being written or corrupt")
@@ -290,6 +294,7 @@ def check_container(path: str | os.PathLike) -> None:
         if riff64 == 0:
             raise IncompleteFileError(p, "RF64 header has a zero size: still being written")
         _check_declared(p, riff64 + 8, size)
+        return True
     elif head[:16] == _W64_RIFF:
         if len(head) < 24:
             raise IncompleteFileError(p, "W64 header truncated")
@@ -297,11 +302,14 @@ def check_container(path: str | os.PathLike) -> None:
         if declared == 0:
             raise IncompleteFileError(p, "W64 header has a zero size: still being written")
         _check_declared(p, declared, size)
+        return True
     elif magic == b"FORM" and form in (b"AIFF", b"AIFC"):
         declared = struct.unpack_from(">I", head, 4)[0]
         if declared in (0, 0xFFFFFFFF):
             raise IncompleteFileError(p, "AIFF header has a placeholder size: still being written")
         _check_declared(p, declared + 8, size)
+        return True
+    return False
 
 
 def _check_declared(p: str, declared_total: int, size: int) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from loopwatch.audio import container_complete
+from loopwatch.audio import AudioError, check_container, container_complete
 from loopwatch.files import is_candidate
 
 log = logging.getLogger(__name__)
@@ -259,9 +259,6 @@ class FileWatcher:
         return waiting
 
 
-_SIZED = (b"RIFF", b"RF64", b"BW64", b"FORM", bytes.fromhex("72696666"))
-
-
 def arrived_whole(path: Path) -> bool:
     """True when a file that has just appeared is already complete: a move or rename into place.
 
@@ -271,11 +268,9 @@ def arrived_whole(path: Path) -> bool:
     Formats without size fields (FLAC, OGG, MP3) always wait for the settle time.
     """
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-    except OSError:
+        return check_container(path)
+    except AudioError:
         return False
-    return head in _SIZED and container_complete(path)
 
 
 def _under(path: str, root: Path) -> bool:

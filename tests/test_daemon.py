@@ -529,3 +529,20 @@ def test_watcher_counts_a_file_as_pending_until_it_is_handed_over(tmp_path):
         assert w.pending_count() == 0
     finally:
         w.stop()
+
+
+def test_a_new_file_counts_as_arrived_whole_only_when_its_size_fields_prove_it(tmp_path):
+    from loopwatch.watcher import arrived_whole
+
+    x = synth_loop(0.5, seed=4).T
+    for name, kw in (("a.wav", {}), ("a.aiff", {}), ("a.w64", {"format": "W64"})):
+        sf.write(tmp_path / name, x, 48000, subtype="PCM_16", **kw)
+        assert arrived_whole(tmp_path / name), name
+    sf.write(tmp_path / "a.flac", x, 48000, subtype="PCM_16")
+    assert not arrived_whole(tmp_path / "a.flac")  # no size fields: it must settle
+    whole = (tmp_path / "a.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(whole[:-1000])
+    assert not arrived_whole(tmp_path / "cut.wav")  # still being copied in
+    (tmp_path / "placeholder.wav").write_bytes(whole[:4] + b"\x00\x00\x00\x00" + whole[8:])
+    assert not arrived_whole(tmp_path / "placeholder.wav")  # a writer's placeholder size
+    assert not arrived_whole(tmp_path / "missing.wav")
