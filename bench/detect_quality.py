@@ -44,7 +44,7 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", default=None, help="corpus folder (default: <cache>/bench-corpus-<size>-seed<seed>)")
-    ap.add_argument("--size", default="default", choices=["small", "default"])
+    ap.add_argument("--size", default="default", choices=["small", "default", "paper"])
     ap.add_argument("--seed", type=int, default=0, help="corpus seed")
     ap.add_argument("--encoder", default="spectral")
     ap.add_argument("--detectors", default="aewres,ae,iforest,pca")
@@ -66,6 +66,10 @@ def main() -> int:
         print(f"rendering the {args.size} corpus into {root} ...", flush=True)
         build_corpus(root, size=args.size, seed=args.seed)
     entries = read_manifest(root / MANIFEST_NAME)
+    described = root / "corpus.json"  # a corpus given by --corpus says its own size and seed
+    if described.is_file():
+        told = json.loads(described.read_text())
+        args.size, args.seed = told.get("size", args.size), told.get("seed", args.seed)
     t0 = time.perf_counter()
     feats = compute_features(root, entries, args.encoder)
     print(f"features: {len(feats.files)} files, {len(feats.errors)} unreadable, {feats.info}", flush=True)

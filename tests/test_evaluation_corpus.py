@@ -78,6 +78,20 @@ def test_counts_splits_and_meta(small):
     assert on_disk == set(files)
 
 
+@pytest.mark.parametrize("size, split, per_kind", [("default", (180, 60, 60), 10), ("paper", (1800, 600, 600), 20)])
+def test_planned_sizes(size, split, per_kind):
+    specs = C.plan_corpus(SEED, size)
+    for lib in C.LIBRARIES:
+        normal = [s for s in specs if s.library == lib and s.family == "normal"]
+        assert tuple(sum(s.split == name for s in normal) for name in ("train", "val", "test")) == split
+        oos = [s for s in specs if s.library == lib and s.family == "out-of-style"]
+        assert len(oos) == per_kind * len(C.OOS_KINDS[lib])
+    # a bigger corpus draws more loops; it does not redraw the ones a smaller one has
+    small = C.plan_corpus(SEED, "small")
+    assert {s.seed for s in small if s.family == "normal"} <= {s.seed for s in specs if s.family == "normal"}
+
+
+
 def test_programs_tempi_lengths_names_and_acid(small):
     root, entries, _ = small
     with_acid = 0

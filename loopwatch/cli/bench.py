@@ -79,8 +79,9 @@ def _progress(quiet: bool) -> Iterator:
 def corpus_cmd(
     ctx: typer.Context,
     out: Path = typer.Argument(..., help="Folder to create (it must be empty, or an earlier corpus with --force)."),
-    size: str = typer.Option("default", "--size", "-s", help="small (a few dozen loops, seconds) or default "
-                             "(300 loops per library plus anomalies, a couple of minutes)."),
+    size: str = typer.Option("default", "--size", "-s", help="small (a few dozen loops, seconds), default "
+                             "(300 loops per library plus anomalies, a couple of minutes) or paper (3,000 loops per "
+                             "library, the paper's scale; about 9 GB)."),
     seed: int = typer.Option(0, "--seed", help="Everything is drawn from it: the same seed gives the same bytes."),
     workers: int = typer.Option(2, "--workers", "-j", help="Parallel FluidSynth renders."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an earlier corpus in OUT."),
