@@ -227,8 +227,34 @@ def test_folded_numpy_encoder_matches_torch(data, affine):
     with torch.no_grad():
         ref = net.encode(torch.from_numpy(Z)).numpy()
     det = make_detector("ae", hidden=[64, 32, 8])
-    det.layers_ = _fold_encoder(net)
+    det.members_ = [(_fold_encoder(net), np.zeros(8))]
     np.testing.assert_allclose(det._latent(Z), ref, rtol=1e-4, atol=1e-5)
+
+
+def test_ensemble_averages_validation_scaled_members(data, tmp_path):
+    """ensemble=N trains members with seeds seed..seed+N-1; the score is the mean of each member's distance over the
+    median of its validation distances; member 1 is the single model of the same seed; the file round-trips."""
+    X_train, X_val, X_test, y = data
+    single = [make_detector("aewres", seed=s, **FAST).fit(X_train, X_val) for s in (3, 4, 5)]
+    ens = make_detector("aewres", seed=3, ensemble=3, **FAST).fit(X_train, X_val)
+    assert len(ens.members_) == 3 and ens.params["ensemble"] == 3
+    scales = [np.median(d.score_samples(X_val)) for d in single]
+    np.testing.assert_allclose(ens.member_scales_, scales, rtol=1e-12)
+    expected = np.mean([d.score_samples(X_test) / s for d, s in zip(single, scales)], axis=0)
+    np.testing.assert_allclose(ens.score_samples(X_test), expected, rtol=1e-10)
+    np.testing.assert_array_equal(ens.transform(X_test), single[0].transform(X_test))  # figures show member 1
+    assert ens.info_["epochs"] == sum(d.info_["epochs"] for d in single) and len(ens.info_["members"]) == 3
+    assert auroc(y, ens.score_samples(X_test)) > 0.95
+    path = ens.save(tmp_path / "ens.safetensors")
+    back = Detector.load(path)
+    np.testing.assert_array_equal(back.score_samples(X_test), ens.score_samples(X_test))
+    assert back.threshold_ == ens.threshold_ and len(back.members_) == 3
+
+
+@pytest.mark.parametrize("n", [0, 33, "many", 2.5])
+def test_bad_ensemble_size_is_refused(data, n):
+    with pytest.raises(DetectorError, match="ensemble must be a whole number"):
+        make_detector("ae", ensemble=n, **FAST).fit(*data[:2])
 
 
 def test_fit_without_validation_holds_out_a_fifth(data):

@@ -91,8 +91,13 @@ def test_specs_resolve_and_refuse():
     assert H.detector_factory("knn")[0] == "knn"
     label, fac = H.detector_factory("loopwatch.evaluation.reference:MeanDistance")
     assert label == "MeanDistance" and isinstance(fac(), R.MeanDistance)
+    label, fac = H.detector_factory("aewres-x3")
+    det = fac()
+    assert label == "aewres-x3" and det.kind == "aewres" and det.params["ensemble"] == 3
     with pytest.raises(H.HarnessError, match="unknown detector"):
         H.detector_factory("svm")
+    with pytest.raises(H.HarnessError, match="unknown detector"):
+        H.detector_factory("pca-x3")
     with pytest.raises(H.HarnessError, match="cannot import"):
         H.detector_factory("no.such.module:X")
     with pytest.raises(H.HarnessError, match="no attribute"):

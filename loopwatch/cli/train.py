@@ -32,6 +32,8 @@ def train_cmd(
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing model of the same name."),
     seed: int = typer.Option(0, "--seed", help="Seed of the split, the initialisation and the batch order."),
     max_epochs: int = typer.Option(None, "--max-epochs", help="Cap on epochs per training phase (default 1000)."),
+    ensemble: int = typer.Option(1, "--ensemble", help="Deep SVDD: average N members trained with seeds SEED.."
+                                 "SEED+N-1 (N times the training time; steadier than one, see docs/detectors.md)."),
     threads: int = typer.Option(0, "--threads", help="CPU threads for training the neural detectors "
                                 "(0: half the CPUs, at most 4)."),
     no_embeddings: bool = typer.Option(False, "--no-embeddings", help="Do not store the training embeddings "
@@ -97,6 +99,12 @@ def train_cmd(
         params["max_epochs"] = max_epochs
     if threads < 0:
         fail("--threads must be 0 or more")
+    if ensemble != 1:
+        from loopwatch.detect.svdd import MAX_MEMBERS
+
+        if not 1 <= ensemble <= MAX_MEMBERS:
+            fail(f"--ensemble must be between 1 and {MAX_MEMBERS}, got {ensemble}")
+        params["ensemble"] = ensemble
     if threads:
         params["threads"] = threads
 
@@ -106,12 +114,13 @@ def train_cmd(
             tasks: dict[str, int] = {}
 
             def on_epoch(phase: str, epoch: int, total: int, train_loss: float, val_loss: float) -> None:
+                base, _, member = phase.partition(" ")  # an ensemble's phases read "pretrain 2/5"
+                label = f"{kind}: {_PHASES.get(base, base)}" + (f", member {member}" if member else "")
                 if phase not in tasks:
                     for other in tasks.values():  # the previous phase stopped early: show it complete
                         bar.update(other, total=bar.tasks[other].completed)
-                    tasks[phase] = bar.add_task(f"{kind}: {_PHASES.get(phase, phase)}", total=total)
-                bar.update(tasks[phase], completed=epoch,
-                           description=f"{kind}: {_PHASES.get(phase, phase)} (val loss {val_loss:.4g})")
+                    tasks[phase] = bar.add_task(label, total=total)
+                bar.update(tasks[phase], completed=epoch, description=f"{label} (val loss {val_loss:.4g})")
 
             try:
                 return TrainedModel.train(name, res.X, res.hashes, [str(p_) for p_ in res.paths], encoder=res.encoder,
@@ -146,6 +155,7 @@ def train_cmd(
         "files_skipped": len(res.errors), "n_train": info.get("n_train"), "n_val": info.get("n_val"),
         "epochs": info.get("epochs"), "epochs_pretrain": info.get("epochs_pretrain"),
         "epochs_svdd": info.get("epochs_svdd"), "val_loss": info.get("val_loss"),
+        "members": len(info.get("members", [])) or (1 if info.get("epochs") is not None else None),
         "threshold": model.threshold, "quantile": model.detector.quantile,
         "train_seconds": info.get("seconds"), "seconds": round(elapsed, 3),
         "cached": res.n_cached, "computed": res.n_computed, "model_path": str(js_path),
@@ -154,13 +164,14 @@ def train_cmd(
         print_json(summary)
         return
     epochs = "-" if info.get("epochs") is None else (
-        f"{info['epochs']} ({info.get('epochs_pretrain')} pre-training + {info.get('epochs_svdd')} Deep SVDD)")
+        f"{info['epochs']} ({info.get('epochs_pretrain')} pre-training + {info.get('epochs_svdd')} Deep SVDD"
+        + (f", over {len(info['members'])} members)" if info.get("members") else ")"))
     lines = [
         f"model        {name} ({DETECTOR_LABELS[model.kind]}, {res.encoder} {model.dim}-d)",
         f"files        {len(res)} used ({info.get('n_train')} train / {info.get('n_val')} validation), "
         f"{len(res.errors)} skipped; {res.n_cached} embeddings from cache, {res.n_computed} computed",
         f"epochs       {epochs}",
-        f"val loss     {_fmt(info.get('val_loss'))}",
+        f"val loss     {_fmt(info.get('val_loss'))}" + (" (members' mean)" if info.get("members") else ""),
         f"threshold    {model.threshold:.6g} ({model.detector.quantile:g} quantile of validation scores)",
         f"time         {elapsed:.1f} s (training {info.get('seconds', 0):.1f} s)",
         f"saved        {js_path}",

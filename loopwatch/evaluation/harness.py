@@ -76,10 +76,13 @@ def detector_factory(spec: str) -> tuple[str, Callable[[], Any]]:
     """``(label, factory)`` for a detector spec.
 
     Specs: a ``loopwatch.detect`` type (``aewres``, ``ae``, ``iforest``,
-    ``pca``), a reference detector (``mean-distance``, ``knn``), or
-    ``module:attribute`` naming a class or a factory returning an object with
-    ``fit`` and ``score_samples``.
+    ``pca``), a Deep SVDD ensemble of N members (``aewres-x5``, ``ae-x3``), a
+    reference detector (``mean-distance``, ``knn``), or ``module:attribute``
+    naming a class or a factory returning an object with ``fit`` and
+    ``score_samples``.
     """
+    import re
+
     from loopwatch.evaluation import reference
 
     if spec in reference.DETECTORS:
@@ -91,6 +94,9 @@ def detector_factory(spec: str) -> tuple[str, Callable[[], Any]]:
             DETECTOR_TYPES, make_detector = (), None
         if spec in DETECTOR_TYPES:
             return spec, lambda: make_detector(spec)
+        ens = re.fullmatch(r"(aewres|ae)-x(\d+)", spec)
+        if ens and make_detector is not None:
+            return spec, lambda: make_detector(ens[1], ensemble=int(ens[2]))
         known = list(reference.DETECTORS) + list(DETECTOR_TYPES)
         raise HarnessError(f"unknown detector {spec!r}; choose from {', '.join(known)} or give module:attribute")
     obj = load_object(spec)
