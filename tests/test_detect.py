@@ -249,6 +249,8 @@ def test_ensemble_averages_validation_scaled_members(data, tmp_path):
     back = Detector.load(path)
     np.testing.assert_array_equal(back.score_samples(X_test), ens.score_samples(X_test))
     assert back.threshold_ == ens.threshold_ and len(back.members_) == 3
+    assert back.latent_name == ens.latent_name == "Deep SVDD latent (member 1 of 3)"
+    assert single[0].latent_name == "Deep SVDD latent"
 
 
 @pytest.mark.parametrize("n", [0, 33, "many", 2.5])

@@ -213,6 +213,7 @@ class DeepSVDD(Detector):
             members.append(self._fit_member(Z_train, Z_val, int(self.params["seed"]) + k, _tagged(progress, tag)))
         self.members_ = [(m["layers"], m["center"]) for m in members]
         self.layers_, self.center_ = self.members_[0]
+        self._name_latent()
         self.history_ = members[0]["history"]
         self.member_scales_ = np.ones(1)
         if n > 1:
@@ -330,6 +331,11 @@ class DeepSVDD(Detector):
             net.load_state_dict(best_state)
         return np.asarray(hist, dtype=np.float64).reshape(-1, 2)
 
+    def _name_latent(self) -> None:
+        """Figures of an ensemble show its first member's latent: say so."""
+        n = len(self.members_)
+        self.latent_name = type(self).latent_name + (f" (member 1 of {n})" if n > 1 else "")
+
     # -- scoring (numpy only) ---------------------------------------------------------------
 
     def _latent(self, Z: np.ndarray, member: int = 0) -> np.ndarray:
@@ -401,6 +407,7 @@ class DeepSVDD(Detector):
                 raise ValueError(f"centre {pre}center has shape {center.shape}, expected ({width},)")
             self.members_.append((layers, center))
         self.layers_, self.center_ = self.members_[0]
+        self._name_latent()
         self.member_scales_ = np.ones(1)
         if n_members > 1:
             self.member_scales_ = np.asarray(tensors["member_scales"], dtype=np.float64)
