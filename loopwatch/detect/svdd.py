@@ -48,9 +48,8 @@ each with its own centre. A member's distance is divided by the median of its
 own validation distances (members' scales differ by orders of magnitude), and
 the score is the mean of these ratios. Deep SVDD's out-of-style AUROC depends
 strongly on the seed (0.72-0.998 over five seeds on the benchmark's bass
-library); the average of five members removes most of that spread
-(docs/detectors.md has the numbers). It costs N trainings; scoring stays well
-under a millisecond.
+library); ensembles of five reached 0.991-0.994 there (docs/detectors.md has
+the numbers). It costs N trainings; scoring stays well under a millisecond.
 
 Training is tuned for the CPU: mini-batches are index slices of one tensor
 (no DataLoader), the validation loss is one forward pass, and the random
