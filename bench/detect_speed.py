@@ -204,6 +204,18 @@ def full_training(X: np.ndarray, threads: int, home: Path, dim_tag: str):
     }
 
 
+def median_seconds(fn, calls: int, warmup: int = 50) -> float:
+    """Median wall time of ``fn()`` over ``calls`` calls, after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    t = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        fn()
+        t.append(time.perf_counter() - t0)
+    return statistics.median(t)
+
+
 def scoring(m, X: np.ndarray, home: Path, calls: int = 2000) -> dict:
     import soundfile as sf
     import torch
@@ -212,14 +224,7 @@ def scoring(m, X: np.ndarray, home: Path, calls: int = 2000) -> dict:
     from loopwatch.detect.svdd import build_network
 
     x = X[:1].astype(np.float32)
-    for _ in range(50):
-        m.assess(x)
-    t = []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        m.assess(x)
-        t.append(time.perf_counter() - t0)
-    ours = statistics.median(t)
+    ours = median_seconds(lambda: m.assess(x), calls)
 
     # with the cache lookup of a real file (stat index -> content hash -> vector)
     wav = home / "one.wav"
@@ -227,15 +232,7 @@ def scoring(m, X: np.ndarray, home: Path, calls: int = 2000) -> dict:
     cache = EmbeddingCache(home / "cache.sqlite")
     h = cache.file_hash(wav)
     cache.put(h, "synthetic", "synthetic-1", X[0])
-    for _ in range(50):
-        m.assess(cache.get(cache.file_hash(wav), "synthetic", "synthetic-1")[None])
-    t = []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        v = cache.get(cache.file_hash(wav), "synthetic", "synthetic-1")
-        m.assess(v[None])
-        t.append(time.perf_counter() - t0)
-    cached = statistics.median(t)
+    cached = median_seconds(lambda: m.assess(cache.get(cache.file_hash(wav), "synthetic", "synthetic-1")[None]), calls)
     cache.close()
 
     # the reference code's per-file scoring (a torch encoder of the same shape, eval mode)
@@ -245,15 +242,8 @@ def scoring(m, X: np.ndarray, home: Path, calls: int = 2000) -> dict:
     mu, sd = m.detector.mean_, m.detector.scale_
     row = ((X[0] - mu) / sd).astype(np.float32)
     with torch.no_grad():
-        for _ in range(50):
-            (net.encode(torch.tensor(row).float().unsqueeze(0)) - c).square().mean().item()
-        t = []
-        for _ in range(calls):
-            t0 = time.perf_counter()
-            z = net.encode(torch.tensor(row).float().unsqueeze(0))
-            (z - c).square().mean().item()
-            t.append(time.perf_counter() - t0)
-    ref = statistics.median(t)
+        ref = median_seconds(lambda: (net.encode(torch.tensor(row).float().unsqueeze(0)) - c).square().mean().item(),
+                             calls)
     return {"assess_ms": round(ours * 1e3, 4), "cache_lookup_and_assess_ms": round(cached * 1e3, 4),
             "reference_torch_per_file_ms": round(ref * 1e3, 4), "speedup_vs_reference": round(ref / ours, 2),
             "calls": calls}
@@ -268,14 +258,8 @@ def ensemble_scoring(X: np.ndarray, threads: int, members: int = 5, calls: int =
                            encoder="synthetic", prep_version="synthetic-1", detector="aewres",
                            params={"threads": threads, "max_epochs": 2, "ensemble": members})
     x = X[:1].astype(np.float32)
-    for _ in range(50):
-        m.assess(x)
-    t = []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        m.assess(x)
-        t.append(time.perf_counter() - t0)
-    return {"members": members, "assess_ms": round(statistics.median(t) * 1e3, 4), "calls": calls}
+    return {"members": members, "assess_ms": round(median_seconds(lambda: m.assess(x), calls) * 1e3, 4),
+            "calls": calls}
 
 
 def main() -> int:
