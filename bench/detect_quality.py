@@ -62,8 +62,14 @@ def main() -> int:
     from loopwatch.detect import make_detector
     from loopwatch.evaluation.corpus import build_corpus
     from loopwatch.evaluation import metrics as M
-    from loopwatch.evaluation.harness import compute_features, evaluate_detector, library_splits
+    from loopwatch.evaluation.harness import (compute_features, evaluate_detector, library_splits,
+                                              loopwatch_detector_spec)
     from loopwatch.evaluation.manifest import MANIFEST_NAME, read_manifest
+
+    specs = {spec: loopwatch_detector_spec(spec) for spec in args.detectors.split(",")}  # "aewres-x5": five members
+    for spec, parsed in specs.items():
+        if parsed is None:
+            ap.error(f"unknown detector {spec!r}; give aewres, ae, iforest, pca, or aewres-xN / ae-xN")
 
     root = Path(args.corpus) if args.corpus else cache_dir() / f"bench-corpus-{args.size}-seed{args.seed}"
     if not (root / MANIFEST_NAME).is_file():
@@ -78,7 +84,6 @@ def main() -> int:
     feats = compute_features(root, entries, args.encoder)
     print(f"features: {len(feats.files)} files, {len(feats.errors)} unreadable, {feats.info}", flush=True)
 
-    kinds = args.detectors.split(",")
     results = []
     for lib in sorted({e.library for e in entries}):
         tr, va, te = library_splits(entries, lib)
@@ -87,11 +92,11 @@ def main() -> int:
         X_te, kept = feats.rows([e.file for e in te])
         keep = set(kept)
         te = [e for e in te if e.file in keep]
-        for spec in kinds:
-            kind, _, members = spec.partition("-x")  # "aewres-x5": an ensemble of five
-            params = {"threads": args.threads} if kind in ("ae", "aewres") else {}
-            if members:
-                params["ensemble"] = int(members)
+        for spec, (kind, params) in specs.items():
+            params = dict(params)
+            members = params.get("ensemble")
+            if kind in ("ae", "aewres"):
+                params["threads"] = args.threads
             det = make_detector(kind, **params)
             r = evaluate_detector(spec, det, X_tr, X_va, X_te, te, encoder=args.encoder, library=lib,
                                   boot=args.boot, keep_latent=False)

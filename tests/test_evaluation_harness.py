@@ -91,6 +91,8 @@ def test_specs_resolve_and_refuse():
     assert H.detector_factory("knn")[0] == "knn"
     label, fac = H.detector_factory("loopwatch.evaluation.reference:MeanDistance")
     assert label == "MeanDistance" and isinstance(fac(), R.MeanDistance)
+    assert H.loopwatch_detector_spec("ae-x2") == ("ae", {"ensemble": 2})
+    assert H.loopwatch_detector_spec("pca") == ("pca", {}) and H.loopwatch_detector_spec("knn") is None
     label, fac = H.detector_factory("aewres-x3")
     det = fac()
     assert label == "aewres-x3" and det.kind == "aewres" and det.params["ensemble"] == 3

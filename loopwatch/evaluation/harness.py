@@ -72,6 +72,19 @@ def load_object(spec: str) -> Any:
     return obj
 
 
+def loopwatch_detector_spec(spec: str) -> tuple[str, dict[str, Any]] | None:
+    """``(type, params)`` for a ``loopwatch.detect`` spec: a type (``aewres``) or a Deep SVDD ensemble of N
+    members (``aewres-x5`` -> ``("aewres", {"ensemble": 5})``); None for anything else."""
+    import re
+
+    from loopwatch.detect import DETECTOR_TYPES
+
+    if spec in DETECTOR_TYPES:
+        return spec, {}
+    ens = re.fullmatch(r"(aewres|ae)-x(\d+)", spec)
+    return (ens[1], {"ensemble": int(ens[2])}) if ens else None
+
+
 def detector_factory(spec: str) -> tuple[str, Callable[[], Any]]:
     """``(label, factory)`` for a detector spec.
 
@@ -81,8 +94,6 @@ def detector_factory(spec: str) -> tuple[str, Callable[[], Any]]:
     naming a class or a factory returning an object with ``fit`` and
     ``score_samples``.
     """
-    import re
-
     from loopwatch.evaluation import reference
 
     if spec in reference.DETECTORS:
@@ -92,11 +103,9 @@ def detector_factory(spec: str) -> tuple[str, Callable[[], Any]]:
             from loopwatch.detect import DETECTOR_TYPES, make_detector
         except ImportError:
             DETECTOR_TYPES, make_detector = (), None
-        if spec in DETECTOR_TYPES:
-            return spec, lambda: make_detector(spec)
-        ens = re.fullmatch(r"(aewres|ae)-x(\d+)", spec)
-        if ens and make_detector is not None:
-            return spec, lambda: make_detector(ens[1], ensemble=int(ens[2]))
+        ours = loopwatch_detector_spec(spec) if make_detector is not None else None
+        if ours is not None:
+            return spec, lambda: make_detector(ours[0], **ours[1])
         known = list(reference.DETECTORS) + list(DETECTOR_TYPES)
         raise HarnessError(f"unknown detector {spec!r}; choose from {', '.join(known)} or give module:attribute")
     obj = load_object(spec)
