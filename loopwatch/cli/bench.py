@@ -172,8 +172,9 @@ def evaluate_cmd(
                                       "spectral, clap-music, clap-fusion, or the reference features level/basic. "
                                       "Repeat for several."),
     detector: list[str] = typer.Option(["aewres", "ae", "iforest", "pca", "mean-distance"], "--detector", "-d",
-                                       help="Detector(s): aewres, ae, iforest, pca (loopwatch.detect), the "
-                                       "references mean-distance and knn, or module:attribute. Repeat for several."),
+                                       help="Detector(s): aewres, ae, iforest, pca (loopwatch.detect; aewres-x5 "
+                                       "for a five-member ensemble), the references mean-distance and knn, or "
+                                       "module:attribute. Repeat for several."),
     check: list[str] = typer.Option(["reference"], "--check", "-c", help="Check(s): reference (all reference "
                                     "checks), ref-click..., or module:attribute of a check(audio) -> findings "
                                     "callable. Repeat for several."),
