@@ -212,7 +212,6 @@ class DeepSVDD(Detector):
             tag = f" {k + 1}/{n}" if n > 1 else ""  # "pretrain 2/5": the CLI names the member
             members.append(self._fit_member(Z_train, Z_val, int(self.params["seed"]) + k, _tagged(progress, tag)))
         self.members_ = [(m["layers"], m["center"]) for m in members]
-        self.layers_, self.center_ = self.members_[0]
         self._name_latent()
         self.history_ = members[0]["history"]
         self.member_scales_ = np.ones(1)
@@ -331,6 +330,16 @@ class DeepSVDD(Detector):
             net.load_state_dict(best_state)
         return np.asarray(hist, dtype=np.float64).reshape(-1, 2)
 
+    @property
+    def layers_(self) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """The first member's folded encoder layers ``(W, b)`` (the single model's)."""
+        return self.members_[0][0]
+
+    @property
+    def center_(self) -> np.ndarray:
+        """The first member's hypersphere centre (the single model's)."""
+        return self.members_[0][1]
+
     def _name_latent(self) -> None:
         """Figures of an ensemble show its first member's latent: say so."""
         n = len(self.members_)
@@ -406,7 +415,6 @@ class DeepSVDD(Detector):
             if center.shape != (width,):
                 raise ValueError(f"centre {pre}center has shape {center.shape}, expected ({width},)")
             self.members_.append((layers, center))
-        self.layers_, self.center_ = self.members_[0]
         self._name_latent()
         self.member_scales_ = np.ones(1)
         if n_members > 1:
