@@ -139,6 +139,7 @@ def run_demo(out: Path, *, clap: bool = True, say: Say = print, seed: int = 0) -
     say(f"   a second pass reads nothing: {again.n_cached} of {len(again)} vectors from the cache")
     summary["embedded"] = len(res)
     vec = dict(zip((str(p) for p in res.paths), res.X))
+    hash_of = dict(zip((str(p) for p in res.paths), res.hashes))
     if clap:
         from loopwatch.embed import get_encoder, weights
         from loopwatch.embed.testing import write_laion_checkpoint
@@ -164,7 +165,7 @@ def run_demo(out: Path, *, clap: bool = True, say: Say = print, seed: int = 0) -
 
     train = [e for e in bass if e.family == "normal" and e.split in ("train", "val")]
     rows = [str(corpus / e.file) for e in train if str(corpus / e.file) in vec]
-    hashes = [h for p, h in zip(res.paths, res.hashes) if str(p) in set(rows)]
+    hashes = [hash_of[p] for p in rows]
     X = np.stack([vec[p] for p in rows])
     t0 = time.perf_counter()
     model = TrainedModel.train("demo-bass", X, hashes, rows, encoder="spectral", prep_version=res.prep_version,
