@@ -4,6 +4,7 @@
 Usage::
 
     .venv/bin/python bench/detect_speed.py [--dims 1024,236] [--threads 1] [--epochs-compare 3]
+                                           [--skip-full] [--ensemble-train N]
                                            [--out bench/results/detect_speed.md]
 
 What it measures, for each input width (1024 = clap-music, 236 = spectral), on
@@ -28,6 +29,9 @@ subspace plus isotropic noise, split 80/20 by row):
    (``torch.tensor(x).float().unsqueeze(0)``, the torch encoder in eval mode,
    mean squared distance, ``.item()``). Target: under 1 ms. Also ``assess``
    with a five-member ensemble (``--ensemble 5``).
+4. Optionally (``--ensemble-train N``), **training an N-member ensemble** one
+   member at a time and then with the default number of worker processes, side
+   by side; the two models must give identical scores.
 
 The machine is a shared 2-core VM; ``--threads 1`` (the default here) keeps the
 numbers from collapsing when another process holds the second core (torch's
@@ -262,12 +266,34 @@ def ensemble_scoring(X: np.ndarray, threads: int, members: int = 5, calls: int =
             "calls": calls}
 
 
+def ensemble_training(X: np.ndarray, threads: int, members: int) -> dict:
+    """Train an ``members``-member ensemble one member at a time (``jobs=1``) and then with the default number of
+    worker processes (``jobs=0``); wall times, the speed-up, and whether both give the same scores."""
+    from loopwatch.detect import make_detector
+    from loopwatch.detect.split import split_rows
+    from loopwatch.detect.svdd import default_jobs
+
+    tr, va = split_rows(len(X))
+    wall, scores = {}, {}
+    for jobs in (1, 0):
+        t0 = time.perf_counter()
+        det = make_detector("aewres", ensemble=members, threads=threads, jobs=jobs).fit(X[tr], X[va])
+        wall[jobs] = time.perf_counter() - t0
+        scores[jobs] = det.score_samples(X[va])
+    return {"members": members, "jobs": min(members, default_jobs(threads)), "one_at_a_time_s": round(wall[1], 1),
+            "at_once_s": round(wall[0], 1), "speedup": round(wall[1] / wall[0], 2),
+            "same_scores": bool(np.array_equal(scores[1], scores[0]))}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dims", default="1024,236", help="input widths to measure (comma-separated)")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1, see the docstring)")
     ap.add_argument("--epochs-compare", type=int, default=3, help="epochs per phase and round in the side-by-side")
     ap.add_argument("--skip-full", action="store_true", help="skip the full training runs")
+    ap.add_argument("--ensemble-train", type=int, default=0, metavar="N",
+                    help="also train an N-member ensemble one member at a time and with the default worker processes "
+                    "(2N full trainings per width: minutes)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "detect_speed.md"))
     args = ap.parse_args()
 
@@ -300,6 +326,10 @@ def main() -> int:
             print(json.dumps(r["scoring"]), flush=True)
             r["scoring_ensemble"] = ensemble_scoring(X, args.threads)
             print(json.dumps(r["scoring_ensemble"]), flush=True)
+            if args.ensemble_train > 1:
+                print(f"[{dim}-d] ensemble of {args.ensemble_train}: one member at a time, then at once ...", flush=True)
+                r["ensemble_training"] = ensemble_training(X, args.threads, args.ensemble_train)
+                print(json.dumps(r["ensemble_training"]), flush=True)
             results["dims"][str(dim)] = r
     results["load_after"] = loadavg()
     out = Path(args.out)
@@ -339,6 +369,14 @@ def render_markdown(r: dict) -> str:
     if ens:
         lines += ["", "`--ensemble 5` (five members, each distance scaled and averaged), assess ms: "
                   + ", ".join(f"{d}-d {e['assess_ms']}" for d, e in ens.items()) + "."]
+    ens_train = {d: x["ensemble_training"] for d, x in r["dims"].items() if "ensemble_training" in x}
+    if ens_train:
+        lines += ["", "## Training an ensemble: members one at a time, and in worker processes (`--jobs`)", "",
+                  "| dim | members | jobs | one at a time s | at once s | speed-up | same scores |",
+                  "|---|---|---|---|---|---|---|"]
+        for d, e in ens_train.items():
+            lines.append(f"| {d} | {e['members']} | {e['jobs']} | {e['one_at_a_time_s']} | {e['at_once_s']} | "
+                         f"{e['speedup']}x | {'yes' if e['same_scores'] else 'NO'} |")
     return "\n".join(lines) + "\n"
 
 

@@ -151,9 +151,9 @@ def test_train_ensemble_names_its_members(corpus, tmp_path):
     env = {"LOOPWATCH_HOME": str(tmp_path / "home")}
     r = CliRunner()
     res = r.invoke(app, ["train", str(corpus / "Bass"), "-n", "ens", "-e", "spectral", "--ensemble", "3",
-                         "--max-epochs", "2"], env=env)
+                         "--max-epochs", "2", "--jobs", "2"], env=env)
     assert res.exit_code == 0, res.output
-    assert "epochs       12 (6 pre-training + 6 Deep SVDD, over 3 members)" in res.output
+    assert "epochs       12 (6 pre-training + 6 Deep SVDD, over 3 members, 2 at a time)" in res.output
     res = r.invoke(app, ["models", "show", "ens", "--json"], env=env)
     assert res.exit_code == 0 and '"ensemble": 3' in res.output
     res = r.invoke(app, ["score", str(corpus / "new"), "--model", "ens", "--json"], env=env)
@@ -161,3 +161,5 @@ def test_train_ensemble_names_its_members(corpus, tmp_path):
     assert res.exit_code == 0 and len(recs) == 2 and all(rec["score"] > 0 for rec in recs)
     res = r.invoke(app, ["train", str(corpus / "Bass"), "-n", "bad", "-e", "spectral", "--ensemble", "0"], env=env)
     assert res.exit_code == 1 and "--ensemble must be between 1 and 32" in res.output
+    res = r.invoke(app, ["train", str(corpus / "Bass"), "-n", "bad", "-e", "spectral", "--jobs", "-1"], env=env)
+    assert res.exit_code == 1 and "--jobs must be 0 or more" in res.output

@@ -253,6 +253,31 @@ def test_ensemble_averages_validation_scaled_members(data, tmp_path):
     assert single[0].latent_name == "Deep SVDD latent"
 
 
+def test_members_trained_at_once_equal_members_trained_one_by_one(data):
+    """jobs=2 trains members in two worker processes: the same model, bit for bit, and every epoch reaches progress."""
+    X_train, X_val, X_test, _ = data
+    events: dict[int, list] = {1: [], 2: []}
+    one = make_detector("aewres", ensemble=3, jobs=1, **FAST).fit(X_train, X_val, progress=lambda *e: events[1].append(e))
+    two = make_detector("aewres", ensemble=3, jobs=2, **FAST).fit(X_train, X_val, progress=lambda *e: events[2].append(e))
+    assert one.info_["jobs"] == 1 and two.info_["jobs"] == 2
+    np.testing.assert_array_equal(two.score_samples(X_test), one.score_samples(X_test))
+    np.testing.assert_array_equal(two.member_scales_, one.member_scales_)
+    assert two.info_["members"] == one.info_["members"]
+    assert sorted(events[2]) == sorted(events[1]) and len(events[1]) == one.info_["epochs"]
+    assert {e[0] for e in events[2]} == {f"{phase} {k}/3" for phase in ("pretrain", "svdd") for k in (1, 2, 3)}
+
+
+def test_a_failing_member_stops_the_ensemble_with_its_error(data):
+    with pytest.raises(DetectorError, match="diverged"):
+        make_detector("aewres", ensemble=3, jobs=2, lr=1e12, threads=1).fit(*data[:2])
+
+
+@pytest.mark.parametrize("key,value", [("jobs", -1), ("jobs", "two"), ("threads", -2), ("threads", 1.5)])
+def test_bad_thread_and_job_counts_are_refused(data, key, value):
+    with pytest.raises(DetectorError, match=f"{key} must be a whole number, 0 or more"):
+        make_detector("aewres", **{**FAST, key: value}).fit(*data[:2])
+
+
 @pytest.mark.parametrize("n", [0, 33, "many", 2.5])
 def test_bad_ensemble_size_is_refused(data, n):
     with pytest.raises(DetectorError, match="ensemble must be a whole number"):

@@ -36,6 +36,8 @@ def train_cmd(
                                  "SEED+N-1 (N times the training time; steadier than one, see docs/detectors.md)."),
     threads: int = typer.Option(0, "--threads", help="CPU threads for training the neural detectors "
                                 "(0: half the CPUs, at most 4)."),
+    jobs: int = typer.Option(0, "--jobs", "-j", help="Ensemble members trained at once, each in its own process "
+                             "(0: as many as the CPUs hold at --threads each). The model does not depend on it."),
     no_embeddings: bool = typer.Option(False, "--no-embeddings", help="Do not store the training embeddings "
                                        "(smaller file; `score --nearest` and `report` latent views need them)."),
     device: str = typer.Option(None, "--device", help="Encoder device: cuda, mps or cpu (default: the best)."),
@@ -99,6 +101,8 @@ def train_cmd(
         params["max_epochs"] = max_epochs
     if threads < 0:
         fail("--threads must be 0 or more")
+    if jobs < 0:
+        fail("--jobs must be 0 or more")
     if ensemble != 1:
         from loopwatch.detect.svdd import MAX_MEMBERS
 
@@ -107,6 +111,8 @@ def train_cmd(
         params["ensemble"] = ensemble
     if threads:
         params["threads"] = threads
+    if jobs:
+        params["jobs"] = jobs
 
     def fit(kind: str) -> TrainedModel:
         p = params if kind in ("ae", "aewres") else {}
@@ -117,8 +123,10 @@ def train_cmd(
                 base, _, member = phase.partition(" ")  # an ensemble's phases read "pretrain 2/5"
                 label = f"{kind}: {_PHASES.get(base, base)}" + (f", member {member}" if member else "")
                 if phase not in tasks:
-                    for other in tasks.values():  # the previous phase stopped early: show it complete
-                        bar.update(other, total=bar.tasks[other].completed)
+                    # this member's previous phase stopped early: show it complete (members may train at once)
+                    for other_phase, other in tasks.items():
+                        if other_phase.partition(" ")[2] == member and not bar.tasks[other].finished:
+                            bar.update(other, total=bar.tasks[other].completed)
                     tasks[phase] = bar.add_task(label, total=total)
                 bar.update(tasks[phase], completed=epoch, description=f"{label} (val loss {val_loss:.4g})")
 
@@ -156,6 +164,7 @@ def train_cmd(
         "epochs": info.get("epochs"), "epochs_pretrain": info.get("epochs_pretrain"),
         "epochs_svdd": info.get("epochs_svdd"), "val_loss": info.get("val_loss"),
         "members": len(info.get("members", [])) or (1 if info.get("epochs") is not None else None),
+        "jobs": info.get("jobs"),
         "threshold": model.threshold, "quantile": model.detector.quantile,
         "train_seconds": info.get("seconds"), "seconds": round(elapsed, 3),
         "cached": res.n_cached, "computed": res.n_computed, "model_path": str(js_path),
@@ -165,7 +174,7 @@ def train_cmd(
         return
     epochs = "-" if info.get("epochs") is None else (
         f"{info['epochs']} ({info.get('epochs_pretrain')} pre-training + {info.get('epochs_svdd')} Deep SVDD"
-        + (f", over {len(info['members'])} members)" if info.get("members") else ")"))
+        + (f", over {len(info['members'])} members, {info.get('jobs', 1)} at a time)" if info.get("members") else ")"))
     lines = [
         f"model        {name} ({DETECTOR_LABELS[model.kind]}, {res.encoder} {model.dim}-d)",
         f"files        {len(res)} used ({info.get('n_train')} train / {info.get('n_val')} validation), "

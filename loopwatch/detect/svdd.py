@@ -50,7 +50,9 @@ the score is the mean of these ratios. Deep SVDD's out-of-style AUROC depends
 strongly on the seed (0.72-0.998 over five seeds on the benchmark's bass
 library); ensembles of five reached 0.991-0.994 there (docs/detectors.md has
 the numbers). It costs N trainings and N encoder passes per score (five
-members: 0.8 ms per embedding at 1024-d).
+members: 0.8 ms per embedding at 1024-d). Members train at once in ``jobs``
+worker processes (default: as many as the CPUs hold); each trains exactly as
+it would alone, so the model does not depend on ``jobs``.
 
 Training is tuned for the CPU: mini-batches are index slices of one tensor
 (no DataLoader), the validation loss is one forward pass, and the random
@@ -65,6 +67,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import queue
 from typing import Any
 
 import numpy as np
@@ -89,6 +92,16 @@ def default_threads() -> int:
     one thread (bench/detect_speed.py).
     """
     return max(1, min(4, (os.cpu_count() or 2) // 2))
+
+
+def default_jobs(threads: int) -> int:
+    """Ensemble members trained at once when none is given: as many as the CPUs hold at ``threads`` each (at least 1).
+
+    Members are independent trainings in separate processes, so unlike threads
+    within one training they do not wait on each other: on a 2-core machine two
+    single-threaded members train in about the time of one.
+    """
+    return max(1, (os.cpu_count() or 1) // max(1, threads))
 
 
 def svdd_center(mean_latent: np.ndarray, eps: float = 0.1) -> np.ndarray:
@@ -176,12 +189,17 @@ class DeepSVDD(Detector):
         torch intra-op threads while training; 0 picks :func:`default_threads`
         (half the CPUs, at most 4). Results are bit-identical between runs with
         the same thread count; another count changes the rounding, and so the model.
+    jobs : int, default 0
+        Ensemble members trained at once, each in its own process; 0 picks
+        :func:`default_jobs` (as many as the CPUs hold at ``threads`` each). Each
+        member runs exactly as it would alone, so the model does not depend on
+        ``jobs``; only the wall time does.
     """
 
     residual: bool = False
     defaults = {"hidden": [512, 256, 128, 64, 32], "dropout": 0.2, "elu_alpha": 0.1, "lr": 1e-3,
                 "weight_decay": 1e-5, "lr_min": 5e-6, "max_epochs": 1000, "batch_size": 32, "patience": 20,
-                "eps": 0.1, "bn_affine": True, "svdd_dropout": False, "seed": 0, "ensemble": 1, "threads": 0}
+                "eps": 0.1, "bn_affine": True, "svdd_dropout": False, "seed": 0, "ensemble": 1, "threads": 0, "jobs": 0}
     latent_name = "Deep SVDD latent"
 
     # -- training ---------------------------------------------------------------------------
@@ -203,14 +221,25 @@ class DeepSVDD(Detector):
         if isinstance(members, bool) or not isinstance(members, (int, np.integer)) or not 1 <= members <= MAX_MEMBERS:
             raise DetectorError(f"{self.kind}: ensemble must be a whole number from 1 to {MAX_MEMBERS}, got {members!r}")
         p["ensemble"] = int(members)
+        for key in ("threads", "jobs"):
+            v = p[key]
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise DetectorError(f"{self.kind}: {key} must be a whole number, 0 or more, got {v!r}")
+            p[key] = int(v)
 
     def _fit(self, Z_train: np.ndarray, Z_val: np.ndarray, progress: ProgressFn | None) -> None:
         self._check_params()
         n = int(self.params["ensemble"])
-        members = []
-        for k in range(n):
-            tag = f" {k + 1}/{n}" if n > 1 else ""  # "pretrain 2/5": the CLI names the member
-            members.append(self._fit_member(Z_train, Z_val, int(self.params["seed"]) + k, _tagged(progress, tag)))
+        seeds = [int(self.params["seed"]) + k for k in range(n)]
+        tags = [f" {k + 1}/{n}" if n > 1 else "" for k in range(n)]  # "pretrain 2/5": the CLI names the member
+        threads = int(self.params["threads"]) or default_threads()
+        jobs = min(n, int(self.params["jobs"]) or default_jobs(threads))
+        if jobs > 1:
+            members = _fit_in_processes(self, Z_train, Z_val, seeds, tags, jobs, progress)
+        else:
+            members = [self._fit_member(Z_train, Z_val, s, _tagged(progress, t)) for s, t in zip(seeds, tags)]
+        self.info_["threads"] = threads
+        self.info_["jobs"] = jobs
         self.members_ = [(m["layers"], m["center"]) for m in members]
         self._name_latent()
         self.history_ = members[0]["history"]
@@ -235,9 +264,7 @@ class DeepSVDD(Detector):
 
         p = self.params
         old_threads = torch.get_num_threads()
-        n_threads = int(p["threads"]) or default_threads()
-        torch.set_num_threads(n_threads)
-        self.info_["threads"] = n_threads
+        torch.set_num_threads(int(p["threads"]) or default_threads())
         try:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
@@ -443,6 +470,78 @@ def _tagged(progress: ProgressFn | None, tag: str) -> ProgressFn | None:
     if progress is None or not tag:
         return progress
     return lambda phase, *rest: progress(phase + tag, *rest)
+
+
+def _fit_in_processes(det: "DeepSVDD", Z_train: np.ndarray, Z_val: np.ndarray, seeds: list[int], tags: list[str],
+                      jobs: int, progress: ProgressFn | None) -> list[dict]:
+    """Train one member per seed in a pool of ``jobs`` worker processes; their results in seed order.
+
+    Workers are started with "spawn" (the default on macOS and Windows, and safe
+    with torch's threads everywhere). Each worker sends its epochs through a
+    queue; they are passed to ``progress`` here, in the calling thread. A
+    worker's error (a diverged phase, say) is raised here; members not yet
+    started are cancelled.
+    """
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    ctx = multiprocessing.get_context("spawn")
+    events = ctx.Queue()
+
+    def drain() -> None:
+        while True:
+            try:
+                event = events.get_nowait()
+            except queue.Empty:
+                return
+            if progress is not None:
+                progress(*event)
+
+    spec = (det.kind, det.quantile, dict(det.params), det.dim)
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init, initargs=(events,))
+    finished = False
+    try:
+        futures = [pool.submit(_worker_fit_member, spec, Z_train, Z_val, s, t) for s, t in zip(seeds, tags)]
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            drain()
+            for f in done:
+                f.result()  # raise a worker's error now, not after the others finish
+        drain()
+        results = [f.result() for f in futures]
+        finished = True
+        return results
+    finally:
+        if not finished:  # an error or an interrupt: stop the members still training instead of waiting for them
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        events.close()
+
+
+_worker_events = None
+
+
+def _worker_init(events) -> None:
+    global _worker_events
+    _worker_events = events
+
+
+def _worker_fit_member(spec: tuple, Z_train: np.ndarray, Z_val: np.ndarray, seed: int, tag: str) -> dict:
+    """In a worker process: train the member of ``seed`` exactly as :meth:`DeepSVDD._fit_member` would in the parent."""
+    from loopwatch.detect import make_detector
+
+    kind, quantile, params, dim = spec
+    det = make_detector(kind, quantile=quantile, **params)
+    det.dim = dim
+    events = _worker_events
+
+    def progress(phase: str, *rest) -> None:
+        if events is not None:
+            events.put((phase + tag, *rest))
+
+    return det._fit_member(Z_train, Z_val, seed, progress)
 
 
 def _adamw(params, lr: float, weight_decay: float):
