@@ -67,7 +67,6 @@ from __future__ import annotations
 import copy
 import math
 import os
-import queue
 from typing import Any
 
 import numpy as np
@@ -477,27 +476,25 @@ def _fit_in_processes(det: "DeepSVDD", Z_train: np.ndarray, Z_val: np.ndarray, s
     """Train one member per seed in a pool of ``jobs`` worker processes; their results in seed order.
 
     Workers are started with "spawn" (the default on macOS and Windows, and safe
-    with torch's threads everywhere). Each worker sends its epochs through a
-    queue; they are passed to ``progress`` here, in the calling thread. A
-    worker's error (a diverged phase, say) is raised here; members not yet
-    started are cancelled.
+    with torch's threads everywhere). Each worker writes its epochs to a pipe
+    (synchronously, so they are all there before its result is); they are passed
+    to ``progress`` here, in the calling thread. A worker's error (a diverged
+    phase, say) is raised here as soon as it happens; the members still training
+    are stopped and those not yet started are cancelled.
     """
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     ctx = multiprocessing.get_context("spawn")
-    events = ctx.Queue()
+    events = ctx.SimpleQueue()
 
     def drain() -> None:
-        while True:
-            try:
-                event = events.get_nowait()
-            except queue.Empty:
-                return
+        while not events.empty():
+            event = events.get()
             if progress is not None:
                 progress(*event)
 
-    spec = (det.kind, det.quantile, dict(det.params), det.dim)
+    spec = (det.kind, dict(det.params), det.dim)
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init, initargs=(events,))
     finished = False
     try:
@@ -532,16 +529,12 @@ def _worker_fit_member(spec: tuple, Z_train: np.ndarray, Z_val: np.ndarray, seed
     """In a worker process: train the member of ``seed`` exactly as :meth:`DeepSVDD._fit_member` would in the parent."""
     from loopwatch.detect import make_detector
 
-    kind, quantile, params, dim = spec
-    det = make_detector(kind, quantile=quantile, **params)
+    kind, params, dim = spec
+    det = make_detector(kind, **params)
     det.dim = dim
     events = _worker_events
-
-    def progress(phase: str, *rest) -> None:
-        if events is not None:
-            events.put((phase + tag, *rest))
-
-    return det._fit_member(Z_train, Z_val, seed, progress)
+    emit = None if events is None else (lambda *event: events.put(event))
+    return det._fit_member(Z_train, Z_val, seed, _tagged(emit, tag))
 
 
 def _adamw(params, lr: float, weight_decay: float):
