@@ -267,6 +267,16 @@ def test_members_trained_at_once_equal_members_trained_one_by_one(data):
     assert {e[0] for e in events[2]} == {f"{phase} {k}/3" for phase in ("pretrain", "svdd") for k in (1, 2, 3)}
 
 
+def test_ensemble_members_default_to_one_thread_and_one_job_per_cpu(data, monkeypatch):
+    from loopwatch.detect import svdd
+
+    monkeypatch.setattr(svdd.os, "cpu_count", lambda: 8)
+    assert svdd.default_threads() == 4 and svdd.default_threads(5) == 1
+    assert [svdd.default_jobs(t) for t in (1, 3, 4, 16)] == [8, 2, 2, 1]
+    det = make_detector("aewres", ensemble=2, jobs=1, max_epochs=2).fit(*data[:2])
+    assert det.info_["threads"] == 1 and det.info_["jobs"] == 1
+
+
 def test_a_failing_member_stops_the_ensemble_with_its_error(data):
     with pytest.raises(DetectorError, match="diverged"):
         make_detector("aewres", ensemble=3, jobs=2, lr=1e12, threads=1).fit(*data[:2])

@@ -35,7 +35,7 @@ def train_cmd(
     ensemble: int = typer.Option(1, "--ensemble", help="Deep SVDD: average N members trained with seeds SEED.."
                                  "SEED+N-1 (N times the training time; steadier than one, see docs/detectors.md)."),
     threads: int = typer.Option(0, "--threads", help="CPU threads for training the neural detectors "
-                                "(0: half the CPUs, at most 4)."),
+                                "(0: half the CPUs, at most 4; 1 per ensemble member)."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Ensemble members trained at once, each in its own process "
                              "(0: as many as the CPUs hold at --threads each). The model does not depend on it."),
     no_embeddings: bool = typer.Option(False, "--no-embeddings", help="Do not store the training embeddings "

@@ -82,14 +82,17 @@ def _elu(x: np.ndarray, alpha: float) -> np.ndarray:
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
 
-def default_threads() -> int:
-    """Training threads when none are given: half the logical CPUs, between 1 and 4.
+def default_threads(members: int = 1) -> int:
+    """Training threads when none are given: for one model half the logical CPUs, between 1 and 4; for the
+    members of an ensemble 1, as they use the cores by training at once (:func:`default_jobs`).
 
     Mini-batches of 32 gain little from more threads, and torch's OpenMP threads
     spin-wait on each other: on a machine where another program (a DAW, the
     daemon) holds a core, all-core training was measured up to 5x slower than
     one thread (bench/detect_speed.py).
     """
+    if members > 1:
+        return 1
     return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
@@ -186,11 +189,13 @@ class DeepSVDD(Detector):
         paper's single model, with the plain distance as its score.
     threads : int, default 0
         torch intra-op threads while training; 0 picks :func:`default_threads`
-        (half the CPUs, at most 4). Results are bit-identical between runs with
-        the same thread count; another count changes the rounding, and so the model.
+        (half the CPUs, at most 4, for one model; 1 for each member of an
+        ensemble). Results are bit-identical between runs with the same thread
+        count; another count changes the rounding, and so the model.
     jobs : int, default 0
         Ensemble members trained at once, each in its own process; 0 picks
-        :func:`default_jobs` (as many as the CPUs hold at ``threads`` each). Each
+        :func:`default_jobs` (as many as the CPUs hold at ``threads`` each: one per
+        CPU with the default of one thread per member, at most one per member). Each
         member runs exactly as it would alone, so the model does not depend on
         ``jobs``; only the wall time does.
     """
@@ -231,12 +236,12 @@ class DeepSVDD(Detector):
         n = int(self.params["ensemble"])
         seeds = [int(self.params["seed"]) + k for k in range(n)]
         tags = [f" {k + 1}/{n}" if n > 1 else "" for k in range(n)]  # "pretrain 2/5": the CLI names the member
-        threads = int(self.params["threads"]) or default_threads()
+        threads = int(self.params["threads"]) or default_threads(n)
         jobs = min(n, int(self.params["jobs"]) or default_jobs(threads))
         if jobs > 1:
-            members = _fit_in_processes(self, Z_train, Z_val, seeds, tags, jobs, progress)
+            members = _fit_in_processes(self, Z_train, Z_val, seeds, tags, threads, jobs, progress)
         else:
-            members = [self._fit_member(Z_train, Z_val, s, _tagged(progress, t)) for s, t in zip(seeds, tags)]
+            members = [self._fit_member(Z_train, Z_val, s, threads, _tagged(progress, t)) for s, t in zip(seeds, tags)]
         self.info_["threads"] = threads
         self.info_["jobs"] = jobs
         self.members_ = [(m["layers"], m["center"]) for m in members]
@@ -257,13 +262,15 @@ class DeepSVDD(Detector):
             self.info_["val_loss"] = float(np.mean([m["info"]["val_loss"] for m in members]))
             self.info_["members"] = [m["info"] for m in members]
 
-    def _fit_member(self, Z_train: np.ndarray, Z_val: np.ndarray, seed: int, progress: ProgressFn | None) -> dict:
-        """Train one autoencoder + Deep SVDD encoder with ``seed``; its folded layers, centre, history and facts."""
+    def _fit_member(self, Z_train: np.ndarray, Z_val: np.ndarray, seed: int, threads: int,
+                    progress: ProgressFn | None) -> dict:
+        """Train one autoencoder + Deep SVDD encoder with ``seed`` on ``threads`` torch threads; its folded layers,
+        centre, history and facts."""
         import torch
 
         p = self.params
         old_threads = torch.get_num_threads()
-        torch.set_num_threads(int(p["threads"]) or default_threads())
+        torch.set_num_threads(threads)
         try:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
@@ -472,7 +479,7 @@ def _tagged(progress: ProgressFn | None, tag: str) -> ProgressFn | None:
 
 
 def _fit_in_processes(det: "DeepSVDD", Z_train: np.ndarray, Z_val: np.ndarray, seeds: list[int], tags: list[str],
-                      jobs: int, progress: ProgressFn | None) -> list[dict]:
+                      threads: int, jobs: int, progress: ProgressFn | None) -> list[dict]:
     """Train one member per seed in a pool of ``jobs`` worker processes; their results in seed order.
 
     Workers are started with "spawn" (the default on macOS and Windows, and safe
@@ -494,7 +501,7 @@ def _fit_in_processes(det: "DeepSVDD", Z_train: np.ndarray, Z_val: np.ndarray, s
             if progress is not None:
                 progress(*event)
 
-    spec = (det.kind, dict(det.params), det.dim)
+    spec = (det.kind, dict(det.params), det.dim, threads)
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init, initargs=(events,))
     finished = False
     try:
@@ -529,12 +536,12 @@ def _worker_fit_member(spec: tuple, Z_train: np.ndarray, Z_val: np.ndarray, seed
     """In a worker process: train the member of ``seed`` exactly as :meth:`DeepSVDD._fit_member` would in the parent."""
     from loopwatch.detect import make_detector
 
-    kind, params, dim = spec
+    kind, params, dim, threads = spec
     det = make_detector(kind, **params)
     det.dim = dim
     events = _worker_events
     emit = None if events is None else (lambda *event: events.put(event))
-    return det._fit_member(Z_train, Z_val, seed, _tagged(emit, tag))
+    return det._fit_member(Z_train, Z_val, seed, threads, _tagged(emit, tag))
 
 
 def _adamw(params, lr: float, weight_decay: float):
