@@ -277,6 +277,38 @@ def test_ensemble_members_default_to_one_thread_and_one_job_per_cpu(data, monkey
     assert det.info_["threads"] == 1 and det.info_["jobs"] == 1
 
 
+def test_members_train_at_once_from_a_script_without_a_main_guard(tmp_path):
+    """Workers run nothing of the caller's: a script that fits an ensemble at top level (no ``__main__`` guard,
+    which "spawn" multiprocessing would re-run in every worker) trains it in two processes."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "train_ensemble.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from loopwatch.detect import make_detector\n"
+        "rng = np.random.default_rng(0)\n"
+        "print('top level ran', flush=True)\n"
+        "det = make_detector('aewres', ensemble=2, jobs=2, max_epochs=2, threads=1)"
+        ".fit(rng.normal(size=(80, 12)), rng.normal(size=(20, 12)))\n"
+        "print('jobs', det.info_['jobs'], 'members', len(det.members_))\n")
+    root = str(Path(__file__).resolve().parents[1])
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                         env={**__import__("os").environ, "PYTHONPATH": root})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["top level ran", "jobs 2 members 2"]
+
+
+def test_a_crashed_member_is_reported_in_one_line(tmp_path):
+    from loopwatch.detect.members import _failure
+
+    (tmp_path / "member1.log").write_text("Traceback (most recent call last):\n  File ...\nMemoryError: out of memory\n\n")
+    assert _failure(tmp_path, 1, 7, 1) == "ensemble member 2 (seed 7) stopped with exit code 1: MemoryError: out of memory"
+    (tmp_path / "member1.error").write_text("aewres: pretrain diverged (validation loss nan) at epoch 1\n")
+    assert _failure(tmp_path, 1, 7, 1) == "aewres: pretrain diverged (validation loss nan) at epoch 1"
+
+
 def test_a_failing_member_stops_the_ensemble_with_its_error(data):
     with pytest.raises(DetectorError, match="diverged"):
         make_detector("aewres", ensemble=3, jobs=2, lr=1e12, threads=1).fit(*data[:2])

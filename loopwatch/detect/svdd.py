@@ -239,7 +239,9 @@ class DeepSVDD(Detector):
         threads = int(self.params["threads"]) or default_threads(n)
         jobs = min(n, int(self.params["jobs"]) or default_jobs(threads))
         if jobs > 1:
-            members = _fit_in_processes(self, Z_train, Z_val, seeds, tags, threads, jobs, progress)
+            from loopwatch.detect.members import fit_members
+
+            members = fit_members(self.kind, self.params, self.dim, Z_train, Z_val, seeds, tags, threads, jobs, progress)
         else:
             members = [self._fit_member(Z_train, Z_val, s, threads, _tagged(progress, t)) for s, t in zip(seeds, tags)]
         self.info_["threads"] = threads
@@ -476,72 +478,6 @@ def _tagged(progress: ProgressFn | None, tag: str) -> ProgressFn | None:
     if progress is None or not tag:
         return progress
     return lambda phase, *rest: progress(phase + tag, *rest)
-
-
-def _fit_in_processes(det: "DeepSVDD", Z_train: np.ndarray, Z_val: np.ndarray, seeds: list[int], tags: list[str],
-                      threads: int, jobs: int, progress: ProgressFn | None) -> list[dict]:
-    """Train one member per seed in a pool of ``jobs`` worker processes; their results in seed order.
-
-    Workers are started with "spawn" (the default on macOS and Windows, and safe
-    with torch's threads everywhere). Each worker writes its epochs to a pipe
-    (synchronously, so they are all there before its result is); they are passed
-    to ``progress`` here, in the calling thread. A worker's error (a diverged
-    phase, say) is raised here as soon as it happens; the members still training
-    are stopped and those not yet started are cancelled.
-    """
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-    ctx = multiprocessing.get_context("spawn")
-    events = ctx.SimpleQueue()
-
-    def drain() -> None:
-        while not events.empty():
-            event = events.get()
-            if progress is not None:
-                progress(*event)
-
-    spec = (det.kind, dict(det.params), det.dim, threads)
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init, initargs=(events,))
-    finished = False
-    try:
-        futures = [pool.submit(_worker_fit_member, spec, Z_train, Z_val, s, t) for s, t in zip(seeds, tags)]
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            drain()
-            for f in done:
-                f.result()  # raise a worker's error now, not after the others finish
-        drain()
-        results = [f.result() for f in futures]
-        finished = True
-        return results
-    finally:
-        if not finished:  # an error or an interrupt: stop the members still training instead of waiting for them
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                proc.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
-        events.close()
-
-
-_worker_events = None
-
-
-def _worker_init(events) -> None:
-    global _worker_events
-    _worker_events = events
-
-
-def _worker_fit_member(spec: tuple, Z_train: np.ndarray, Z_val: np.ndarray, seed: int, tag: str) -> dict:
-    """In a worker process: train the member of ``seed`` exactly as :meth:`DeepSVDD._fit_member` would in the parent."""
-    from loopwatch.detect import make_detector
-
-    kind, params, dim, threads = spec
-    det = make_detector(kind, **params)
-    det.dim = dim
-    events = _worker_events
-    emit = None if events is None else (lambda *event: events.put(event))
-    return det._fit_member(Z_train, Z_val, seed, threads, _tagged(emit, tag))
 
 
 def _adamw(params, lr: float, weight_decay: float):
