@@ -3,7 +3,8 @@
 The members of an ensemble are independent trainings (seeds ``seed .. seed + N - 1``),
 so they can run side by side: on a machine with several cores, ``N`` members take
 about the time of ``ceil(N / jobs)`` trainings. :func:`fit_members` starts up to
-``jobs`` workers, each ``python -m loopwatch.detect.members DIR INDEX SEED``:
+``jobs`` workers, each a new Python process running this module's worker
+(by hand: ``python -m loopwatch.detect.members DIR INDEX SEED``):
 
 * the parent writes the standardised training and validation rows (``.npy``)
   and the detector's description (JSON) to a temporary folder ``DIR`` once;
@@ -28,7 +29,6 @@ caller is interrupted.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import subprocess
 import sys
@@ -40,8 +40,13 @@ from typing import Any
 import numpy as np
 
 from loopwatch.detect.base import DetectorError, ProgressFn
+from loopwatch.detect.svdd import _tagged
 
 _POLL_S = 0.5  # how often a wait for worker output wakes up, so an interrupt is seen on every platform
+# A worker's main: the folder holding this loopwatch goes at the *end* of sys.path (a source checkout that is not
+# installed still imports; an installed one is found first, and nothing is put before the standard library).
+_WORKER_MAIN = ("import sys; root = sys.argv.pop(1); root in sys.path or sys.path.append(root); "
+                "from loopwatch.detect.members import _worker; sys.exit(_worker(sys.argv[1:]))")
 
 
 def fit_members(kind: str, params: dict[str, Any], dim: int, Z_train: np.ndarray, Z_val: np.ndarray,
@@ -90,7 +95,7 @@ def fit_members(kind: str, params: dict[str, Any], dim: int, Z_train: np.ndarray
                 except queue.Empty:
                     continue
                 if line is not None:
-                    _relay(line, tags[k], progress)
+                    _relay(line, _tagged(progress, tags[k]))
                     continue
                 proc = running.pop(k)  # the worker closed its output: it has finished
                 if proc.wait() != 0:
@@ -106,13 +111,11 @@ def fit_members(kind: str, params: dict[str, Any], dim: int, Z_train: np.ndarray
 
 def _start(work: Path, k: int, seed: int, events: queue.Queue) -> subprocess.Popen:
     """Start the worker of member ``k``; a thread forwards its output lines to ``events`` (None at the end)."""
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])  # the folder holding the loopwatch package, for source checkouts
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    root = str(Path(__file__).resolve().parents[2])  # the folder holding the loopwatch package
     log = open(work / f"member{k}.log", "wb")
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "loopwatch.detect.members", str(work), str(k), str(seed)],
-                                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, env=env,
+        proc = subprocess.Popen([sys.executable, "-c", _WORKER_MAIN, root, str(work), str(k), str(seed)],
+                                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
                                 text=True, encoding="utf-8", bufsize=1)
     finally:
         log.close()
@@ -128,15 +131,14 @@ def _start(work: Path, k: int, seed: int, events: queue.Queue) -> subprocess.Pop
     return proc
 
 
-def _relay(line: str, tag: str, progress: ProgressFn | None) -> None:
+def _relay(line: str, progress: ProgressFn | None) -> None:
     """Pass one epoch line of a worker to ``progress``; other output (a library's print) is ignored."""
     try:
         event = json.loads(line)
     except ValueError:
         return
     if progress is not None and isinstance(event, dict) and "epoch" in event:
-        phase, *rest = event["epoch"]
-        progress(phase + tag, *rest)
+        progress(*event["epoch"])
 
 
 def _failure(work: Path, k: int, seed: int, code: int) -> str:
