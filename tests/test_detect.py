@@ -280,6 +280,7 @@ def test_ensemble_members_default_to_one_thread_and_one_job_per_cpu(data, monkey
 def test_members_train_at_once_from_a_script_without_a_main_guard(tmp_path):
     """Workers run nothing of the caller's: a script that fits an ensemble at top level (no ``__main__`` guard,
     which "spawn" multiprocessing would re-run in every worker) trains it in two processes."""
+    import os
     import subprocess
     import sys
     from pathlib import Path
@@ -295,7 +296,7 @@ def test_members_train_at_once_from_a_script_without_a_main_guard(tmp_path):
         "print('jobs', det.info_['jobs'], 'members', len(det.members_))\n")
     root = str(Path(__file__).resolve().parents[1])
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                         env={**__import__("os").environ, "PYTHONPATH": root})
+                         env={**os.environ, "PYTHONPATH": root})
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["top level ran", "jobs 2 members 2"]
 
