@@ -271,16 +271,16 @@ def ensemble_training(X: np.ndarray, threads: int, members: int) -> dict:
     worker processes (``jobs=0``); wall times, the speed-up, and whether both give the same scores."""
     from loopwatch.detect import make_detector
     from loopwatch.detect.split import split_rows
-    from loopwatch.detect.svdd import default_jobs
 
     tr, va = split_rows(len(X))
-    wall, scores = {}, {}
+    wall, scores, used = {}, {}, {}
     for jobs in (1, 0):
         t0 = time.perf_counter()
         det = make_detector("aewres", ensemble=members, threads=threads, jobs=jobs).fit(X[tr], X[va])
         wall[jobs] = time.perf_counter() - t0
         scores[jobs] = det.score_samples(X[va])
-    return {"members": members, "jobs": min(members, default_jobs(threads)), "one_at_a_time_s": round(wall[1], 1),
+        used[jobs] = det.info_["jobs"]
+    return {"members": members, "jobs": used[0], "one_at_a_time_s": round(wall[1], 1),
             "at_once_s": round(wall[0], 1), "speedup": round(wall[1] / wall[0], 2),
             "same_scores": bool(np.array_equal(scores[1], scores[0]))}
 

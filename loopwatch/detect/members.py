@@ -79,6 +79,7 @@ def fit_members(kind: str, params: dict[str, Any], dim: int, Z_train: np.ndarray
     running: dict[int, subprocess.Popen] = {}
     results: dict[int, dict] = {}
     todo = list(range(len(seeds)))
+    relays = [_tagged(progress, tag) for tag in tags]
     with tempfile.TemporaryDirectory(prefix="loopwatch-members-") as tmp:
         work = Path(tmp)
         np.save(work / "train.npy", np.ascontiguousarray(Z_train, dtype=np.float32))
@@ -95,7 +96,7 @@ def fit_members(kind: str, params: dict[str, Any], dim: int, Z_train: np.ndarray
                 except queue.Empty:
                     continue
                 if line is not None:
-                    _relay(line, _tagged(progress, tags[k]))
+                    _relay(line, relays[k])
                     continue
                 proc = running.pop(k)  # the worker closed its output: it has finished
                 if proc.wait() != 0:
