@@ -310,6 +310,31 @@ def test_a_crashed_member_is_reported_in_one_line(tmp_path):
     assert _failure(tmp_path, 1, 7, 1) == "aewres: pretrain diverged (validation loss nan) at epoch 1"
 
 
+def test_a_frozen_app_trains_members_one_by_one(data, monkeypatch):
+    """A frozen application (PyInstaller...) has no interpreter to run workers with: members train in-process, and
+    the model is the one the workers would have made."""
+    import sys
+
+    X_train, X_val, X_test, _ = data
+    two = make_detector("aewres", ensemble=2, jobs=2, **FAST).fit(X_train, X_val)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr("loopwatch.detect.members.subprocess.Popen", None)  # any worker start would fail loudly
+    frozen = make_detector("aewres", ensemble=2, jobs=2, **FAST).fit(X_train, X_val)
+    assert two.info_["jobs"] == 2 and frozen.info_["jobs"] == 1
+    np.testing.assert_array_equal(frozen.score_samples(X_test), two.score_samples(X_test))
+
+
+def test_a_worker_that_cannot_start_is_reported_in_one_line(data, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    with pytest.raises(DetectorError) as err:
+        make_detector("aewres", ensemble=2, jobs=2, **FAST).fit(*data[:2])
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith("ensemble member 1 (seed 0): cannot start a worker process with "
+                                              "/nonexistent/python") and msg.endswith("(--jobs 1)")
+
+
 def test_a_failing_member_stops_the_ensemble_with_its_error(data):
     with pytest.raises(DetectorError, match="diverged"):
         make_detector("aewres", ensemble=3, jobs=2, lr=1e12, threads=1).fit(*data[:2])

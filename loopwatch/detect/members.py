@@ -21,6 +21,9 @@ caller's main script in every worker, which breaks a script that calls
 ``fit`` without an ``if __name__ == "__main__":`` guard. Here nothing of the
 caller's runs in a worker.
 
+A frozen application has no interpreter to start workers with (:func:`workers_available`);
+the caller then trains the members one after another itself.
+
 A worker's error (a diverged phase, say) is raised as soon as it is known, with
 the worker's own message; the other workers are stopped. So are they when the
 caller is interrupted.
@@ -47,6 +50,16 @@ _POLL_S = 0.5  # how often a wait for worker output wakes up, so an interrupt is
 # installed still imports; an installed one is found first, and nothing is put before the standard library).
 _WORKER_MAIN = ("import sys; root = sys.argv.pop(1); root in sys.path or sys.path.append(root); "
                 "from loopwatch.detect.members import _worker; sys.exit(_worker(sys.argv[1:]))")
+
+
+def workers_available() -> bool:
+    """Whether worker processes can be started: a Python interpreter to run them must exist.
+
+    A frozen application (PyInstaller, py2app...) has no interpreter to run ``-c``
+    with (``sys.executable`` is the application itself), and an embedding host may
+    report none; there the members train one after another in the calling process.
+    """
+    return bool(sys.executable) and not getattr(sys, "frozen", False)
 
 
 def fit_members(kind: str, params: dict[str, Any], dim: int, Z_train: np.ndarray, Z_val: np.ndarray,
@@ -118,6 +131,9 @@ def _start(work: Path, k: int, seed: int, events: queue.Queue) -> subprocess.Pop
         proc = subprocess.Popen([sys.executable, "-c", _WORKER_MAIN, root, str(work), str(k), str(seed)],
                                 stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
                                 text=True, encoding="utf-8", bufsize=1)
+    except OSError as exc:
+        raise DetectorError(f"ensemble member {k + 1} (seed {seed}): cannot start a worker process with "
+                            f"{sys.executable}: {exc.strerror or exc}; train with jobs=1 (--jobs 1)") from None
     finally:
         log.close()
 

@@ -238,9 +238,11 @@ class DeepSVDD(Detector):
         tags = [f" {k + 1}/{n}" if n > 1 else "" for k in range(n)]  # "pretrain 2/5": the CLI names the member
         threads = int(self.params["threads"]) or default_threads(n)
         jobs = min(n, int(self.params["jobs"]) or default_jobs(threads))
-        if jobs > 1:
-            from loopwatch.detect.members import fit_members
+        from loopwatch.detect.members import fit_members, workers_available
 
+        if not workers_available():  # a frozen app: no interpreter to start workers with
+            jobs = 1
+        if jobs > 1:
             members = fit_members(self.kind, self.params, self.dim, Z_train, Z_val, seeds, tags, threads, jobs, progress)
         else:
             members = [self._fit_member(Z_train, Z_val, s, threads, _tagged(progress, t)) for s, t in zip(seeds, tags)]
