@@ -4,9 +4,15 @@ Every file becomes an :class:`Audio` at 48 kHz, the rate of CLAP's training
 data, with two views:
 
 * ``data``: all channels, float32, shape ``(channels, samples)``, resampled but
-  otherwise untouched: the quality checks look at this;
+  otherwise untouched;
 * ``mono``: the channel mean, passed through the int16 round trip that CLAP
   applied to its training audio: the encoders look at this.
+
+It also keeps ``source``, the samples at the file's own rate (``orig_sr``):
+the quality checks look at this, because resampling changes exactly what they
+measure (it rounds off clipped runs, rings into digital-silence gaps, and
+treats the file's two ends as silence, which puts a jump into a seamless
+loop's wrap). For a 48 kHz file ``source`` is ``data``.
 
 Reading goes through libsndfile (:mod:`soundfile`), so WAV (PCM 8/16/24/32-bit,
 float, RF64, W64), AIFF/AIFC, FLAC, OGG/Vorbis/Opus and MP3 are supported.
@@ -68,6 +74,10 @@ class Audio:
         Sample rate of the source.
     sr : int
         Always :data:`TARGET_SR`.
+    source : np.ndarray
+        float32, shape ``(channels, samples)`` at ``orig_sr``: the decoded
+        samples before resampling (the same array as ``data`` for a 48 kHz
+        file). ``None`` when built by hand without it: the checks then use ``data``.
     """
 
     path: str
@@ -75,6 +85,7 @@ class Audio:
     mono: np.ndarray
     orig_sr: int
     sr: int = TARGET_SR
+    source: np.ndarray | None = None
 
     @property
     def channels(self) -> int:
@@ -149,7 +160,7 @@ def from_array(
     _check_finite(path, x, sr)
     data = resample(x, int(sr))
     mono = quantize_int16(data.mean(axis=0))
-    return Audio(path=path, data=data, mono=mono, orig_sr=int(sr))
+    return Audio(path=path, data=data, mono=mono, orig_sr=int(sr), source=np.ascontiguousarray(x) if sr != TARGET_SR else data)
 
 
 def _check_format(path: str, sr: int, channels: int, frames: int, max_duration: float | None) -> None:
@@ -238,7 +249,7 @@ def load(
     _check_finite(p, x, sr)
     data = resample(x, sr)
     mono = quantize_int16(data.mean(axis=0))
-    return Audio(path=p, data=data, mono=mono, orig_sr=sr)
+    return Audio(path=p, data=data, mono=mono, orig_sr=sr, source=np.ascontiguousarray(x) if sr != TARGET_SR else data)
 
 
 def _describe_sf_error(exc: BaseException) -> str:

@@ -82,6 +82,20 @@ def test_resamples_44100_to_48000(tmp_path):
     spec = np.abs(np.fft.rfft(a.mono[4800:-4800]))
     freqs = np.fft.rfftfreq(len(a.mono[4800:-4800]), 1 / 48000)
     assert abs(freqs[np.argmax(spec)] - 1000) < 2
+    # the samples at the file's own rate stay available, untouched (the quality checks look at them)
+    np.testing.assert_array_equal(a.source, tone[None].astype(np.float32))
+
+
+def test_a_48k_file_shares_its_source_and_data(tmp_path):
+    a = audio.load(write(tmp_path / "s.wav", synth_loop(0.5)))
+    assert a.source is a.data and a.orig_sr == 48000
+    from loopwatch.checks._common import as_array
+
+    by_hand = audio.Audio(path="<array>", data=a.data, mono=a.mono, orig_sr=44100)
+    x, rate = as_array(by_hand)
+    assert x is a.data and rate == 48000  # no source: the checks use data, at its rate
+    b = audio.from_array(synth_loop(0.5, sr=96000), 96000)
+    assert b.orig_sr == 96000 and b.source.shape == (2, 48000) and b.data.shape == (2, 24000)
 
 
 @pytest.mark.parametrize("sr", [8000, 192000])

@@ -338,3 +338,35 @@ def test_every_check_is_registered_with_documented_settings():
             docs += detect_impulses.__doc__
         for p in spec.params():
             assert p in docs, (spec.name, p)
+
+
+# --- files at other sample rates -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rate", [44100, 96000])
+def test_checks_on_a_file_run_at_its_own_rate(tmp_path, rate):
+    """Checks see a decoded file's samples at its own rate, not the 48 kHz copy made for the encoders: resampling
+    smears a one-sample click, rounds off clipped runs, rings into a gap of digital zeros, and treats the file's two
+    ends as silence, which puts a jump into the wrap of a seamless loop."""
+    import soundfile as sf
+
+    from loopwatch.audio import load
+
+    clean = pluck_loop(4.0, seed=11, sr=rate)
+    click, gap, clip = clean.copy(), clean.copy(), clean.copy()
+    at = int(1.3 * rate)
+    click[:, at] += 10 ** (-30 / 20)
+    gap[:, at : at + int(0.005 * rate)] = 0.0
+    clip = np.clip(clip / np.abs(clip).max() * 10 ** (6 / 20), -1.0, 1.0)
+    files = {}
+    for name, x in {"clean": clean, "click": click, "gap": gap, "clip": clip}.items():
+        files[name] = tmp_path / f"{name}_120bpm.wav"
+        sf.write(files[name], x.T, rate, subtype="PCM_24")
+    audio = {name: load(p) for name, p in files.items()}
+    assert audio["clean"].orig_sr == rate and audio["clean"].source.shape == clean.shape
+    found = {name: _serious(run_checks(a)) for name, a in audio.items()}
+    assert found["clean"] == [], [f.message for f in found["clean"]]
+    assert [(f.check, round(f.t0, 3)) for f in found["click"]] == [("click", round(at / rate, 3))]
+    assert [(f.check, round(f.t0, 3)) for f in found["gap"]] == [("dropout", round(at / rate, 3))]
+    assert {f.check for f in found["clip"]} >= {"clipping"}
+    assert "seam" not in {f.check for fs in found.values() for f in fs}

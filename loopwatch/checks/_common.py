@@ -21,15 +21,19 @@ DIGITAL_ZERO = 2.0**-16
 def as_array(audio: Any, sr: int | None = None) -> tuple[np.ndarray, int]:
     """Return ``(x, sr)`` with ``x`` float32 of shape ``(channels, samples)``.
 
-    ``audio`` is a :class:`loopwatch.audio.Audio` (its ``.data`` and ``.sr``
-    are used; ``sr`` must then be None or equal), or an array of shape
+    ``audio`` is a :class:`loopwatch.audio.Audio` (its samples at the file's
+    own rate, ``.source`` at ``.orig_sr``, are used, not the resampled
+    ``.data``; ``sr`` must then be None or equal), or an array of shape
     ``(samples,)`` or ``(channels, samples)`` at rate ``sr`` (default 48 kHz).
     Raises ValueError for anything else, including NaN/inf samples.
     """
     if hasattr(audio, "data") and hasattr(audio, "sr"):
-        if sr is not None and int(sr) != int(audio.sr):
-            raise ValueError(f"sr={sr} given with audio at {audio.sr} Hz")
-        x, rate = audio.data, int(audio.sr)
+        if getattr(audio, "source", None) is not None:
+            x, rate = audio.source, int(audio.orig_sr)
+        else:
+            x, rate = audio.data, int(audio.sr)
+        if sr is not None and int(sr) != rate:
+            raise ValueError(f"sr={sr} given with audio at {rate} Hz")
     else:
         x, rate = audio, int(sr) if sr is not None else DEFAULT_SR
     x = np.asarray(x)
