@@ -38,6 +38,8 @@ MIN_SR = 8000
 MAX_SR = 192000
 MAX_CHANNELS = 8
 DEFAULT_MAX_DURATION_S = 600.0
+#: Largest sample magnitude accepted (+60 dBFS): float files may go over full scale, but not this far.
+MAX_ABS = 1000.0
 
 #: File name extensions loopwatch treats as audio (lower case).
 AUDIO_EXTENSIONS = frozenset(
@@ -179,6 +181,11 @@ def _check_finite(path: str, x: np.ndarray, sr: int) -> None:
     if not finite.all():
         bad = np.flatnonzero(~finite.all(axis=0))
         raise AudioError(path, f"{int((~finite).sum())} NaN/inf samples (first at {bad[0] / sr:.3f} s)")
+    top = float(np.abs(x).max()) if x.size else 0.0
+    if top > MAX_ABS:
+        at = int(np.argmax(np.abs(x).max(axis=0)))
+        raise AudioError(path, f"samples reach {top:.3g} ({20 * np.log10(top):+.0f} dBFS, first at {at / sr:.3f} s): "
+                               f"float audio beyond {MAX_ABS:g}x full scale is not sound")
 
 
 def load(

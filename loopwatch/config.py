@@ -186,10 +186,37 @@ class ConfigError(ValueError):
     """The configuration file cannot be read or has a wrong value."""
 
 
+#: Tables whose keys are not all listed in DEFAULTS ([checks.<name>] tables are validated by the checks).
+_OPEN_TABLES = frozenset({"checks"})
+
+#: Numeric settings and the values they accept: (lowest, lowest allowed?, highest or None).
+_LIMITS: dict[str, tuple[float, bool, float | None]] = {
+    "audio.max_duration_s": (0.0, False, None),
+    "embed.batch_size": (0, True, None),
+    "osc.port": (0, True, 65535),
+    "osc.subscriber_timeout_s": (0.0, False, None),
+    "watch.settle_s": (0.0, True, None),
+    "watch.batch_size": (1, True, None),
+    "models.error_ratio": (1.0, True, None),
+    "listen.rate": (8000, True, 192000),
+    "listen.block": (16, True, 65536),
+    "listen.record_on_alert": (0.0, True, 600.0),
+    "listen.hold_s": (0.0, True, None),
+    "listen.dropout_min_ms": (0.0, False, None),
+    "listen.dropout_max_s": (0.0, False, None),
+    "listen.silence_s": (0.0, False, None),
+    "listen.quiet_s": (0.0, False, None),
+}
+
+
 def _merge(base: dict[str, Any], over: Mapping[str, Any], where: str = "") -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in over.items():
         name = f"{where}{key}"
+        if key not in out and where.rstrip(".").split(".")[0] not in _OPEN_TABLES:
+            known = ", ".join(k for k in out) or "none"
+            what = f"section [{name}]" if not where else f"setting {name}"
+            raise ConfigError(f"unknown {what}; known: {known}")
         if key in out and isinstance(out[key], dict):
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{name} must be a table")
@@ -244,7 +271,34 @@ def load_config(path: str | os.PathLike | None = None, overrides: Mapping[str, A
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
+    validate_config(cfg)
     return cfg
+
+
+def validate_config(cfg: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` (one line naming the setting) for a value out of its range, a number that is not
+    finite, or a ``[checks.<name>]`` table the checks refuse (unknown setting, wrong type, or values the check
+    cannot run with)."""
+    import math
+
+    for dotted, (lo, lo_ok, hi) in _LIMITS.items():
+        section, key = dotted.split(".")
+        v = cfg.get(section, {}).get(key)
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            continue  # a wrong type was refused by the merge; a flag's None is "unset"
+        if not math.isfinite(v):
+            raise ConfigError(f"{dotted} must be a finite number, got {v!r}")
+        if v < lo or (v == lo and not lo_ok) or (hi is not None and v > hi):
+            span = f"{'at least' if lo_ok else 'more than'} {lo:g}" + (f" and at most {hi:g}" if hi is not None else "")
+            raise ConfigError(f"{dotted} must be {span}, got {v!r}")
+    checks = cfg.get("checks", {})
+    if any(isinstance(t, Mapping) for t in checks.values()):
+        from loopwatch.checks import CheckConfigError, validate_check_settings
+
+        try:
+            validate_check_settings(checks)
+        except CheckConfigError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def dumps_toml(cfg: Mapping[str, Any]) -> str:

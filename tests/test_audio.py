@@ -202,6 +202,16 @@ def test_non_finite_samples(tmp_path, stereo, bad):
         audio.load(p)
 
 
+def test_absurd_float_magnitudes_are_refused_and_hot_float_is_kept(tmp_path, stereo):
+    """Float files may go over full scale (+26 dBFS is kept), but 1e19 is no sound: its squares overflow float32."""
+    x = stereo.copy()
+    x[0, 12000] = 20.0
+    assert audio.load(write(tmp_path / "hot.wav", x, subtype="FLOAT")).source.max() == 20.0
+    x[1, 24000] = 1e19
+    with pytest.raises(AudioError, match=r"samples reach 1e\+19 \(\+380 dBFS, first at 0\.500 s\)"):
+        audio.load(write(tmp_path / "huge.wav", x, subtype="FLOAT"))
+
+
 def test_too_long(tmp_path):
     p = write(tmp_path / "long.wav", np.zeros((1, 48000 * 3), np.float32))
     with pytest.raises(AudioError, match="longer than the 2 s maximum"):

@@ -370,3 +370,24 @@ def test_checks_on_a_file_run_at_its_own_rate(tmp_path, rate):
     assert [(f.check, round(f.t0, 3)) for f in found["gap"]] == [("dropout", round(at / rate, 3))]
     assert {f.check for f in found["clip"]} >= {"clipping"}
     assert "seam" not in {f.check for fs in found.values() for f in fs}
+
+
+def test_a_failing_check_costs_the_file_only_that_check(clean_loops, monkeypatch):
+    """A check that raises becomes one warn finding naming it; the other checks still run."""
+    from loopwatch import checks
+
+    def broken(audio, sr=None):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setitem(checks.CHECKS, "seam", checks.CheckSpec("seam", broken, "test"))
+    x = clean_loops["synth"].copy()
+    x[:, 50_000] += 0.1
+    found = run_checks(x, only="click,seam")
+    assert sorted(f.check for f in found) == ["click", "seam"]
+    bad = [f for f in found if f.check == "seam"][0]
+    assert bad.message == "the seam check could not run: ZeroDivisionError: division by zero"
+
+
+def test_absurd_array_magnitudes_are_refused():
+    with pytest.raises(ValueError, match="samples reach 1e\\+19"):
+        run_checks(np.full((2, 4800), 1e19, np.float32))

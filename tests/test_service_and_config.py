@@ -78,6 +78,44 @@ def test_config_file_and_overrides(tmp_path, monkeypatch):
         config.load_config(p)
 
 
+@pytest.mark.parametrize("text,message", [
+    ("[audio]\nmax_duration_s = -1\n", "audio.max_duration_s must be more than 0, got -1"),
+    ("[audio]\nmax_duration_s = nan\n", "audio.max_duration_s must be a finite number, got nan"),
+    ("[osc]\nport = 70000\n", "osc.port must be at least 0 and at most 65535, got 70000"),
+    ("[models]\nerror_ratio = 0.5\n", "models.error_ratio must be at least 1, got 0.5"),
+    ("[audio]\nbogus_key = 1\n", "unknown setting audio.bogus_key; known: max_duration_s"),
+    ("[bogus]\nx = 1\n", "unknown section [bogus]; known: audio, embed"),
+    ('[checks.click]\nthreshold_db = "x"\n', "[checks.click] threshold_db must be a number, got 'x'"),
+    ("[checks.click]\nhop = 0\n", "[checks.click] hop must be a whole number, at least 1, got 0"),
+    ("[checks.click]\nthreshold_db = inf\n", "[checks.click] threshold_db must be a finite number, got inf"),
+    ("[checks.dc]\nsegment_ms = -5\n", "[checks.dc] segment_ms is a duration and cannot be negative, got -5"),
+    ("[checks.loudness]\nloop = 1\n", "[checks.loudness] loop must be true or false, got 1"),
+    ("[checks.clicks]\ntreshold_db = 3\n", "[checks.clicks] has no setting 'treshold_db'"),
+])
+def test_bad_settings_are_refused_in_one_line(tmp_path, text, message):
+    """Every command and the daemon read the configuration through load_config: a value no part could use stops them
+    at once with a line naming the setting, not later at the first file (the daemon then lost every check)."""
+    p = tmp_path / "lw.toml"
+    p.write_text(text)
+    with pytest.raises(config.ConfigError) as err:
+        config.load_config(p)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_check_settings_the_check_cannot_run_with_are_refused(monkeypatch):
+    """Beyond types and ranges, every check with settings is run once on test sound with them."""
+    from loopwatch import checks
+
+    def broken(audio, sr=None, *, window_ms: float = 10.0):
+        return [] if window_ms < 50 else 1 / 0
+
+    monkeypatch.setitem(checks.CHECKS, "seam", checks.CheckSpec("seam", broken, "test"))
+    config.validate_config({"checks": {"seam": {"window_ms": 20.0}}})
+    with pytest.raises(config.ConfigError, match=r"^\[checks.seam\] window_ms = 60.0: the check cannot run with these "
+                                                 r"settings \(ZeroDivisionError: division by zero\)$"):
+        config.validate_config({"checks": {"seam": {"window_ms": 60.0}}})
+
+
 def test_config_show_init_and_roundtrip(tmp_path):
     runner = CliRunner()
     res = runner.invoke(app, ["config", "init"])

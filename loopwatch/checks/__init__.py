@@ -33,8 +33,12 @@ Streaming forms for live input live in :mod:`loopwatch.checks.streaming`.
 from __future__ import annotations
 
 import inspect
+import logging
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
 
 from loopwatch.checks._common import as_array, memo_scope
 from loopwatch.checks.click import check_click, check_discontinuity
@@ -50,6 +54,8 @@ from loopwatch.checks.stereo import check_stereo
 from loopwatch.checks.tempo import check_length
 from loopwatch.checks.truepeak import check_true_peak
 from loopwatch.findings import Finding, severity_rank
+
+_log = logging.getLogger("loopwatch.checks")
 
 
 @dataclass(frozen=True)
@@ -145,9 +151,59 @@ def check_params(config: Mapping[str, Any] | None, names: Iterable[str] | None =
         for p, v in table.items():
             if p not in known:
                 raise CheckConfigError(f"[checks.{key}] has no setting {p!r}; settings: {', '.join(known)}")
+            _check_value(f"[checks.{key}] {p}", p, known[p], v)
             if name in out:
                 out[name][p] = v
     return out
+
+
+def _check_value(where: str, key: str, default: Any, v: Any) -> None:
+    """Refuse a setting whose type differs from its default's, a number that is not finite, a count below 1 or a
+    negative duration."""
+    if isinstance(default, bool):
+        if not isinstance(v, bool):
+            raise CheckConfigError(f"{where} must be true or false, got {v!r}")
+        return
+    if isinstance(default, int):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise CheckConfigError(f"{where} must be a whole number, at least 1, got {v!r}")
+        return
+    if isinstance(default, float):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise CheckConfigError(f"{where} must be a number, got {v!r}")
+        if not math.isfinite(v):
+            raise CheckConfigError(f"{where} must be a finite number, got {v!r}")
+        if (key.endswith("_ms") or key.endswith("_s")) and v < 0:
+            raise CheckConfigError(f"{where} is a duration and cannot be negative, got {v!r}")
+
+
+def validate_check_settings(config: Mapping[str, Any] | None) -> None:
+    """Validate a ``[checks]`` config table as :func:`check_params` does, then run every check that has settings on
+    two seconds of test sound with them, so values it cannot work with are refused now, in one line naming the
+    table, rather than when the first file is checked."""
+    params = check_params(config)
+    table = {resolve_names([k])[0]: k for k, t in (config or {}).items() if isinstance(t, Mapping)}
+    x = _test_sound()
+    for name, key in table.items():
+        try:
+            CHECKS[name].func(x, _TEST_SR, **params[name])
+        except Exception as exc:  # noqa: BLE001 - any failure means these settings cannot be used
+            settings = ", ".join(f"{p} = {v!r}" for p, v in params[name].items())
+            raise CheckConfigError(f"[checks.{key}] {settings}: the check cannot run with these settings "
+                                   f"({type(exc).__name__}: {exc})") from None
+
+
+_TEST_SR = 48000
+
+
+def _test_sound() -> np.ndarray:
+    """Two seconds of decaying tones over quiet noise, stereo, 48 kHz (fixed seed)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(2 * _TEST_SR) / _TEST_SR
+    tone = sum(np.sin(2 * np.pi * f * t) / k for k, f in enumerate((110.0, 220.0, 330.0), 1))
+    env = np.exp(-4.0 * (t % 0.5))
+    x = 0.3 * env * tone + 1e-3 * rng.standard_normal(t.size)
+    return np.stack([x, 0.9 * x]).astype(np.float32)
 
 
 def run_checks(
@@ -191,7 +247,12 @@ def run_checks(
             kw = dict(params[name])
             if "path" in inspect.signature(spec.func).parameters and p and p != "<array>":
                 kw["path"] = p
-            findings.extend(spec.func(x, rate, **kw))
+            try:
+                findings.extend(spec.func(x, rate, **kw))
+            except Exception as exc:  # noqa: BLE001 - one failing check must not cost the file its other checks
+                _log.debug("the %s check failed on %s", name, p or "<array>", exc_info=True)
+                findings.append(Finding(name, "warn", 0.0, x.shape[1] / rate, 0.0, "",
+                                        f"the {name} check could not run: {type(exc).__name__}: {exc}"))
     findings = [f for f in findings if severity_rank(f.severity) >= rank]
     order = {n: i for i, n in enumerate(CHECKS)}
     findings.sort(key=lambda f: (f.t0, order.get(f.check, 99), f.t1))
@@ -206,7 +267,8 @@ def run_all(audio) -> list[Finding]:
 run_all.check_names = tuple(CHECKS)  # type: ignore[attr-defined]
 
 __all__ = [
-    "CHECKS", "CheckSpec", "CheckConfigError", "resolve_names", "check_params", "run_checks", "run_all",
+    "CHECKS", "CheckSpec", "CheckConfigError", "resolve_names", "check_params", "validate_check_settings",
+    "run_checks", "run_all",
     "check_click", "check_discontinuity", "check_dropout", "check_seam", "check_clipping", "check_true_peak",
     "check_noise", "check_hum", "check_dc_offset", "check_silence", "check_stereo", "check_loudness",
     "check_length",

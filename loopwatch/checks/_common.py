@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from loopwatch.audio import MAX_ABS
 from loopwatch.findings import Finding
 
 #: Rate every check assumes unless told otherwise (the rate :func:`loopwatch.audio.load` delivers).
@@ -53,6 +54,9 @@ def as_array(audio: Any, sr: int | None = None) -> tuple[np.ndarray, int]:
         if memo is None or key not in memo:
             if not np.isfinite(x).all():
                 raise ValueError("audio contains NaN or infinite samples")
+            if np.abs(x).max() > MAX_ABS:
+                raise ValueError(f"samples reach {float(np.abs(x).max()):.3g}: expected float audio near [-1, 1] "
+                                 f"(at most {MAX_ABS:g})")
             if memo is not None:
                 memo[key] = True
     return x, rate

@@ -79,9 +79,13 @@ def check_cmd(
             try:
                 audio = load(path, max_duration=cfg["audio"]["max_duration_s"])
                 findings = run_checks(audio, only=names, config=table, min_severity=show)
-            except (AudioError, ValueError) as exc:
+            except Exception as exc:  # noqa: BLE001 - one file's failure never stops the batch
                 worst = EXIT_ERRORS
-                msg = exc.reason if isinstance(exc, AudioError) else (str(exc).splitlines() or [type(exc).__name__])[0]
+                if isinstance(exc, AudioError):
+                    msg = exc.reason
+                else:
+                    msg = (str(exc).splitlines() or [""])[0]
+                    msg = msg if isinstance(exc, ValueError) else f"cannot check: {type(exc).__name__}: {msg}"
                 if as_json:
                     print_json({"type": "check", "path": str(path), "error": msg})
                 else:
