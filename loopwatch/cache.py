@@ -9,13 +9,14 @@ Two tables:
   content changes gets a new hash and is embedded again.
 
 The database uses WAL mode, so several processes (the daemon, a ``loopwatch
-train`` run) can share it.
+train`` run) can share it. A damaged file is moved aside and a new cache started
+(:func:`loopwatch.dbfile.open_db`); one that cannot be opened raises
+:class:`loopwatch.dbfile.DatabaseFileError`, one line.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from loopwatch import config
+from loopwatch.dbfile import open_db
 from loopwatch.hashing import content_hash
 
 _SCHEMA = """
@@ -56,12 +58,9 @@ class EmbeddingCache:
 
     def __init__(self, path: str | os.PathLike | None = None) -> None:
         self.path = Path(path) if path is not None else config.embed_cache_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        # a damaged cache is moved aside and rebuilt: embeddings are recomputed as needed
+        self._db = open_db(self.path, _SCHEMA, "embedding cache")
         self.hashed = 0  # files read to hash them (stat-index misses), for reports and tests
 
     def close(self) -> None:

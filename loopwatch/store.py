@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from loopwatch import config
+from loopwatch.dbfile import open_db
 
 SCHEMA_VERSION = 1
 
@@ -184,14 +184,11 @@ class Store:
 
     def __init__(self, path: str | os.PathLike | None = None) -> None:
         self.path = Path(path) if path is not None else config.daemon_db_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        # a damaged database is moved aside and a new one started (the daemon re-queues what it sees);
+        # one that cannot be opened raises DatabaseFileError, one line
+        self._db = open_db(self.path, _SCHEMA, "daemon database", pragmas=("PRAGMA busy_timeout=30000",))
         with self._lock:
-            self._db.executescript(_SCHEMA)
             self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:

@@ -159,7 +159,11 @@ def test_train_ensemble_names_its_members(corpus, tmp_path):
     res = r.invoke(app, ["score", str(corpus / "new"), "--model", "ens", "--json"], env=env)
     recs = [json.loads(line) for line in res.stdout.splitlines()]
     assert res.exit_code == 0 and len(recs) == 2 and all(rec["score"] > 0 for rec in recs)
-    res = r.invoke(app, ["train", str(corpus / "Bass"), "-n", "bad", "-e", "spectral", "--ensemble", "0"], env=env)
+    fresh = {"LOOPWATCH_HOME": str(tmp_path / "fresh")}  # bad arguments are refused before anything is embedded
+    res = r.invoke(app, ["train", str(corpus / "Bass"), "-n", "bad", "-e", "spectral", "--ensemble", "0"], env=fresh)
     assert res.exit_code == 1 and "--ensemble must be between 1 and 32" in res.output
+    res = r.invoke(app, ["train", str(corpus / "Bass"), "-n", "bad", "-e", "spectral", "--max-epochs", "0"], env=fresh)
+    assert res.exit_code == 1 and "--max-epochs must be at least 1" in res.output
+    assert not (tmp_path / "fresh" / "cache").exists()
     res = r.invoke(app, ["train", str(corpus / "Bass"), "-n", "bad", "-e", "spectral", "--jobs", "-1"], env=env)
     assert res.exit_code == 1 and "--jobs must be 0 or more" in res.output

@@ -52,4 +52,11 @@ _register_all()
 
 
 def main() -> None:
-    app()
+    """The console script: the app, with any file or folder loopwatch cannot use reported in one line (exit 2)."""
+    try:
+        app()
+    except OSError as exc:  # a cache, database, config or output path that cannot be created, read or written
+        from loopwatch.cli._common import describe_os_error
+
+        typer.echo(f"loopwatch: error: {describe_os_error(exc)}", err=True)
+        raise SystemExit(2) from None

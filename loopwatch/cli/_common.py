@@ -35,6 +35,14 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def describe_os_error(exc: OSError) -> str:
+    """One line for an OSError: the file it names and the reason ("<path>: Permission denied")."""
+    if exc.filename is None or not exc.strerror:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    names = str(exc.filename) + (f" -> {exc.filename2}" if exc.filename2 else "")
+    return f"{names}: {exc.strerror}"
+
+
 def collect_audio_files(paths) -> list:
     """The audio files named by ``paths`` (folders walked); exit with a one-line error if none."""
     from loopwatch.files import iter_audio_files

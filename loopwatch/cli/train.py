@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,31 @@ def train_cmd(
         fail(str(exc))
     if not force and (st_path.exists() or js_path.exists()):
         fail(f"a model named {name!r} exists already ({js_path}); choose another name or pass --force")
+    params: dict[str, Any] = {}
+    if max_epochs is not None:
+        if max_epochs < 1:
+            fail("--max-epochs must be at least 1")
+        params["max_epochs"] = max_epochs
+    if threads < 0:
+        fail("--threads must be 0 or more")
+    if jobs < 0:
+        fail("--jobs must be 0 or more")
+    if ensemble != 1:
+        from loopwatch.detect.svdd import MAX_MEMBERS
+
+        if not 1 <= ensemble <= MAX_MEMBERS:
+            fail(f"--ensemble must be between 1 and {MAX_MEMBERS}, got {ensemble}")
+        params["ensemble"] = ensemble
+    if threads:
+        params["threads"] = threads
+    if jobs:
+        params["jobs"] = jobs
+    try:  # refuse now, not after embedding and training, when the model cannot be saved
+        st_path.parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(st_path.parent, os.W_OK):
+            raise PermissionError(13, "Permission denied", str(st_path.parent))
+    except OSError as exc:
+        fail(f"cannot save models in {st_path.parent}: {exc.strerror or exc}")
     files = collect_audio_files(paths)
 
     # 1. embeddings, through the cache
@@ -94,25 +120,6 @@ def train_cmd(
         warn(f"only {n_distinct} files: the threshold rests on about {round(0.2 * n_distinct)} validation scores; "
              f"{FEW_TRAIN_FILES}+ loops give a steadier model")
 
-    params: dict[str, Any] = {}
-    if max_epochs is not None:
-        if max_epochs < 1:
-            fail("--max-epochs must be at least 1")
-        params["max_epochs"] = max_epochs
-    if threads < 0:
-        fail("--threads must be 0 or more")
-    if jobs < 0:
-        fail("--jobs must be 0 or more")
-    if ensemble != 1:
-        from loopwatch.detect.svdd import MAX_MEMBERS
-
-        if not 1 <= ensemble <= MAX_MEMBERS:
-            fail(f"--ensemble must be between 1 and {MAX_MEMBERS}, got {ensemble}")
-        params["ensemble"] = ensemble
-    if threads:
-        params["threads"] = threads
-    if jobs:
-        params["jobs"] = jobs
 
     def fit(kind: str) -> TrainedModel:
         p = params if kind in ("ae", "aewres") else {}
