@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from loopwatch.audio import Audio, AudioError, load
+from loopwatch.audio import Audio, AudioError, SectionError, load
 from loopwatch.findings import Finding, severity_rank
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ class FileResult:
     model: ModelScore | None = None
     error: str | None = None
     model_error: str | None = None
+    bad_section: bool = False  # error is about the section asked for, not the file
 
     @property
     def failed(self) -> bool:
@@ -180,6 +181,7 @@ class Analyzer:
             res.file_hash = self.cache.file_hash(job.path) if self.cache else _hash(job.path)
         except AudioError as exc:
             res.error = exc.reason
+            res.bad_section = isinstance(exc, SectionError)
             return None, res
         except OSError as exc:
             res.error = f"cannot read: {exc.strerror or exc}"
@@ -309,15 +311,17 @@ def _hash(path: str) -> str:
 
 # -- results -> alerts ---------------------------------------------------------------------
 
-def model_finding(score: ModelScore, duration: float, error_ratio: float) -> Finding | None:
-    """The ``outlier`` finding of a model verdict (None for normal and unusual)."""
+def model_finding(score: ModelScore, duration: float, error_ratio: float, start: float = 0.0) -> Finding | None:
+    """The ``outlier`` finding of a model verdict (None for normal and unusual), spanning ``start`` to
+    ``start + duration`` in file time (a section's own span)."""
     if score.verdict != "outlier":
         return None
     severity = "error" if score.ratio >= error_ratio else "warn"
     like = f"; sounds most like {score.nearest[0]}" if score.nearest else ""
     msg = (f"outlier for model {score.model}: score {score.ratio:.2f}x threshold "
            f"({score.percentile:.1f}th percentile){like}")
-    return Finding("outlier", severity, 0.0, float(duration or 0.0), float(score.ratio), "x threshold", msg)
+    return Finding("outlier", severity, float(start), float(start) + float(duration or 0.0), float(score.ratio),
+                   "x threshold", msg)
 
 
 def alerts_for(res: FileResult, cfg: dict[str, Any]) -> tuple[list[Finding], str]:
@@ -333,7 +337,8 @@ def alerts_for(res: FileResult, cfg: dict[str, Any]) -> tuple[list[Finding], str
     floor = severity_rank(cfg.get("checks", {}).get("min_severity", "warn"))
     out = [f for f in res.findings if severity_rank(f.severity) >= floor]
     if res.model is not None:
-        f = model_finding(res.model, res.duration or 0.0, float(cfg.get("models", {}).get("error_ratio", 3.0)))
+        f = model_finding(res.model, res.duration or 0.0, float(cfg.get("models", {}).get("error_ratio", 3.0)),
+                          res.start_s or 0.0)
         if f is not None and severity_rank(f.severity) >= floor:
             out.append(f)
     out.sort(key=lambda f: (f.t0, f.t1, f.check))

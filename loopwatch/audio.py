@@ -60,6 +60,10 @@ class IncompleteFileError(AudioError):
     """The file's container says it is longer than it is: truncated, or still being written."""
 
 
+class SectionError(AudioError):
+    """The section asked for (``start_s``, ``length_s``) is not inside the file: the request is wrong, not the file."""
+
+
 @dataclass
 class Audio:
     """A decoded file.
@@ -233,11 +237,12 @@ def load(
             first = 0
             if start_s or length_s is not None:
                 if start_s < 0 or (length_s is not None and length_s <= 0):
-                    raise AudioError(p, "section start must be >= 0 and length > 0")
+                    raise SectionError(p, "section start must be >= 0 and length > 0")
                 first = min(int(round(start_s * sr)), frames)
                 count = frames - first if length_s is None else min(int(round(length_s * sr)), frames - first)
                 if count <= 0:
-                    raise AudioError(p, f"section starts at {start_s:.3f} s, after the end of the file")
+                    raise SectionError(p, f"section starts at {start_s:.3f} s, at or after the end of the file "
+                                          f"({frames / sr:.3f} s)")
             else:
                 count = frames
             _check_format(p, sr, channels, count, max_duration)

@@ -293,6 +293,11 @@ class Daemon:
             return
         results = self.analyzer.analyze([j for _, j in jobs])
         for (it, _), res in zip(jobs, results):
+            if res.bad_section:  # the request asked for a section the file does not have: the file is not at fault
+                self.publisher.done(it, ok=False, error=f"{it.path}: {res.error}")
+                self.store.mark_done(it, state="failed", error=res.error)
+                log.info("%s: request %s: %s", Path(it.path).name, it.request_id, res.error)
+                continue
             verdict, alerts = self.publisher.publish_result(it, res)
             self.processed += 1
             _log_result(it, res, verdict, alerts)

@@ -67,7 +67,22 @@ DEFAULT_PORTS = {"daemon": DEFAULT_OSC_PORT, "m4l": DEFAULT_M4L_PORT, "reaper": 
 
 
 class ProtocolError(ValueError):
-    """An incoming datagram is not a valid loopwatch request."""
+    """An incoming datagram is not a valid loopwatch request.
+
+    ``address`` is the request's address when it could be read, and
+    ``request_id`` the id of a ``/loopwatch/score`` request whose first argument
+    is a string (its answer ends with ``/loopwatch/done request_id`` even then).
+    """
+
+    def __init__(self, message: str, address: str = "", request_id: str | None = None):
+        super().__init__(message)
+        self.address = address
+        self.request_id = request_id
+
+    @property
+    def context(self) -> str:
+        """What ``/loopwatch/error`` names: the request id when there is one, else the address (or "")."""
+        return self.request_id or self.address
 
 
 @dataclass(frozen=True)
@@ -221,12 +236,16 @@ def parse_request(dgram: bytes) -> Request:
     accepted = REQUEST_TYPES.get(address)
     if accepted is None:
         raise ProtocolError(f"unknown address {address[:64]!r}")
+    rid = params[0][:128] if address == SCORE and params and isinstance(params[0], str) else None
     for want in accepted:
         if _tags_match(tags, want):
             args = tuple(float(p) if w == "f" else p for p, w in zip(params, want))
-            _check_values(address, args)
+            try:
+                _check_values(address, args)
+            except ProtocolError as exc:
+                raise ProtocolError(str(exc), address, rid) from None
             return Request(address, args)
-    raise ProtocolError(f"{address} takes ({' or '.join(repr(a) for a in accepted)}), got {tags!r}")
+    raise ProtocolError(f"{address} takes ({' or '.join(repr(a) for a in accepted)}), got {tags!r}", address, rid)
 
 
 def _tag_of(p: Any) -> str:

@@ -85,7 +85,12 @@ class OscEndpoint:
             except protocol.ProtocolError as exc:
                 self.rejected += 1
                 log.info("rejected packet from %s:%s: %s", sender[0], sender[1], exc)
-                self._error_reply(sender, "", str(exc))
+                if exc.request_id is not None:
+                    # a score request that names its id gets its answer, however many come: error, then done
+                    self.send(protocol.encode(protocol.ERROR, exc.context, str(exc)), sender)
+                    self.send(protocol.encode(protocol.DONE, exc.request_id), sender)
+                else:
+                    self._error_reply(sender, exc.context, str(exc))
                 continue
             try:
                 self.handler(req, sender)

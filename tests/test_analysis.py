@@ -87,6 +87,9 @@ def test_verdicts_and_severities():
     out = ModelScore("bass", "spectral", 2.0, 1.5, 99.0, "outlier")
     f, v = alerts_for(FileResult("/a.wav", duration=2.0, model=out), cfg)
     assert v == "warn" and f[0].check == "outlier" and f[0].t1 == 2.0
+    # a section's outlier alert spans the section, in file time (docs/osc.md), not 0 to its length
+    f, _ = alerts_for(FileResult("/a.wav", start_s=2.0, length_s=2.0, duration=2.0, model=out), cfg)
+    assert (f[0].t0, f[0].t1) == (2.0, 4.0)
     far = ModelScore("bass", "spectral", 9.0, 4.0, 100.0, "outlier")
     assert alerts_for(FileResult("/a.wav", duration=2.0, model=far), cfg)[1] == "error"
     unusual = ModelScore("bass", "spectral", 0.9, 0.95, 92.0, "unusual")

@@ -306,6 +306,28 @@ def test_score_request_for_a_section_answers_the_sender(make_daemon, tmp_path, l
     assert not [a for a in alerts if a[3] in ("seam", "length")]  # a section is not a loop
 
 
+def test_bad_score_requests_get_an_error_naming_them_and_a_done(make_daemon, tmp_path, listener):
+    """A score request with impossible values, or a section the file does not have, is answered with
+    /loopwatch/error <request id> and /loopwatch/done <request id> (clients wait for done), every time; the file
+    keeps its own verdict and gets no decode alert."""
+    d = make_daemon()
+    p = write_wav(tmp_path / "watched" / "take.wav", synth_loop(1.0))
+    listener.wait_for(protocol.FILE, lambda a: a[0] == str(p))
+    d.wait_idle(10)
+    listener.msgs.clear()
+    bad = [("z1", 1.0, 0.0), ("z2", -1.0, 1.0), ("z3", float("nan"), 1.0), ("z4", 0.0, float("inf"))]
+    for rid, start, length in bad:  # back to back: none is lost to the rate limit on junk
+        listener.send(protocol.encode_request(protocol.SCORE, rid, str(p), start, length), d.osc_address[1])
+    listener.send(protocol.encode_request(protocol.SCORE, "z5", str(p), 100.0, 2.0), d.osc_address[1])
+    for rid in ("z1", "z2", "z3", "z4", "z5"):
+        listener.wait_for(protocol.DONE, lambda a, rid=rid: a == [rid])
+        err = listener.wait_for(protocol.ERROR, lambda a, rid=rid: a[0] == rid)
+        assert ("start_s must be >= 0" in err[1]) if rid != "z5" else ("after the end of the file (1.000 s)" in err[1])
+    d.wait_idle(10)
+    assert not [a for addr, a in listener.msgs if addr in (protocol.ALERT, protocol.FILE)]
+    assert [r for r in results_for(p) if r] and not [a for a in d.store.alerts(0) if a.check == "decode"]
+
+
 def test_inbox_request_lands_in_the_journal(make_daemon, tmp_path):
     from loopwatch import config
 
