@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import math
 import os
 import re
 from dataclasses import asdict, dataclass
@@ -472,11 +473,19 @@ def list_models() -> list[dict[str, Any]]:
             if meta.get("format") != MODEL_FORMAT:
                 continue
             t = meta.get("training", {})
-            out.append({"name": js.stem, "detector": meta["detector"]["type"], "encoder": meta["encoder"]["name"],
-                        "threshold": meta.get("threshold"), "n_files": t.get("n_files"),
-                        "created": meta.get("created")})
+            row = {"name": js.stem, "detector": str(meta["detector"]["type"]), "encoder": str(meta["encoder"]["name"]),
+                   "threshold": meta.get("threshold"), "n_files": t.get("n_files"), "created": meta.get("created")}
+            for key in ("threshold", "n_files"):
+                v = row[key]
+                if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+                    raise ValueError(f"{key} is {v!r}, not a number")
+            if row["created"] is not None and not isinstance(row["created"], str):
+                raise ValueError(f"created is {row['created']!r}, not a date")
+            out.append(row)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            out.append({"name": js.stem, "error": f"{js}: unreadable model description ({type(exc).__name__})"})
+            why = str(exc) if isinstance(exc, ValueError) and not isinstance(exc, json.JSONDecodeError) else \
+                type(exc).__name__
+            out.append({"name": js.stem, "error": f"{js}: unreadable model description ({why})"})
     return out
 
 

@@ -182,6 +182,14 @@ def test_list_and_remove(saved):
     rows = {r["name"]: r for r in list_models()}
     assert rows["lib"]["detector"] == "pca" and rows["other"]["detector"] == "iforest"
     assert "error" in rows["broken"]
+    # a hand-edited description: listed as unreadable, with the reason, rather than breaking the listing
+    _, edited = model_paths("other")
+    meta = json.loads(edited.read_text())
+    meta["threshold"] = "abc"
+    edited.write_text(json.dumps(meta))
+    rows = {r["name"]: r for r in list_models()}
+    assert rows["other"]["error"].endswith("unreadable model description (threshold is 'abc', not a number)")
+    assert rows["lib"]["detector"] == "pca"
     gone = remove_model("other")
     assert len(gone) == 2 and not any(p.exists() for p in gone)
     with pytest.raises(ModelError, match="no model named"):
