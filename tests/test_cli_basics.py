@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -28,3 +29,31 @@ def test_version():
     from loopwatch import __version__
 
     assert out.returncode == 0 and out.stdout.strip() == f"loopwatch {__version__}"
+
+
+def test_help_texts_keep_every_word():
+    """Rich markup reads "[models]" as a style tag and drops it: no option help may contain such brackets, and the
+    help shows what the source says."""
+    from typer.main import get_command
+    from typer.testing import CliRunner
+
+    from loopwatch.cli import app
+
+    root = get_command(app)
+    n = 0
+
+    def walk(cmd, path):
+        yield path, cmd
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from walk(sub, path + [name])
+
+    for path, cmd in walk(root, []):
+        for p in cmd.params:
+            text = getattr(p, "help", None) or ""
+            assert not re.search(r"(?<!\\)\[[a-z_.]+\]", text), (path, p.name, text)
+            n += 1
+    assert n > 100  # every command's options were seen
+    runner = CliRunner()
+    out = runner.invoke(app, ["watch", "--help"], env={"COLUMNS": "200"}).output
+    assert "watch.folders in the config" in out and "embed.device in the config" in out and "--verbose" in out
+    assert "models.default in the config" in runner.invoke(app, ["score", "--help"], env={"COLUMNS": "200"}).output

@@ -46,7 +46,7 @@ def devices_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-read
 
 def listen_cmd(
     device: str = typer.Option(None, "--device", "-d", help="Input device name (or a unique part of it) or index "
-                               "(default: [listen] device, else the system's default input)."),
+                               "(default: listen.device in the config, else the system's default input)."),
     channels: str = typer.Option(None, "--channels", "-c", help="Input channels to analyse, from 1, e.g. 1,2 "
                                  "(default: the first two)."),
     rate: int = typer.Option(None, "--rate", "-r", help="Sample rate in Hz (default 48000)."),
@@ -58,6 +58,7 @@ def listen_cmd(
     duration: float = typer.Option(None, "--duration", help="Stop after this many seconds of input."),
     no_meter: bool = typer.Option(False, "--no-meter", help="No live meter: print alerts as lines."),
     as_json: bool = typer.Option(False, "--json", help="Print each alert as a JSON line (implies --no-meter)."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log detail: info findings (-vv debug)."),
 ) -> None:
     """Monitor an audio input in real time: clipping, clicks, dropouts, DC, noise and xruns, pushed over OSC.
 
@@ -66,6 +67,11 @@ def listen_cmd(
     """
     from loopwatch.config import ConfigError, journal_path, load_config
     from loopwatch.monitor import DeviceError, Monitor, MonitorError, PortAudioMissing, parse_channels
+
+    if verbose:
+        from loopwatch.cli._common import setup_logging
+
+        setup_logging(verbose)  # `listen -v` as `loopwatch -v listen`
 
     try:
         cfg = load_config(overrides={"listen.device": device, "listen.rate": rate, "listen.block": block,

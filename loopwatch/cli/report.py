@@ -12,7 +12,7 @@ from loopwatch.cli._common import fail
 def report_cmd(
     out: Path = typer.Argument(..., help="HTML file to write; figures go to <stem>_files/ beside it."),
     model: list[str] = typer.Option(None, "--model", "-m", help="Model name; repeat to compare several "
-                                    "(default: [models] default)."),
+                                    "(default: models.default in the config)."),
 ) -> None:
     """Draw score histograms, box plots, the latent PCA scatter and latent density/heatmap views as PNG + HTML."""
     from loopwatch.config import load_config

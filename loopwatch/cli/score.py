@@ -11,7 +11,7 @@ from loopwatch.cli._common import collect_audio_files, fail, print_json, warn
 
 def score_cmd(
     paths: list[Path] = typer.Argument(..., help="Audio files and folders (walked recursively)."),
-    model: str = typer.Option(None, "--model", "-m", help="Model name (default: [models] default in the config)."),
+    model: str = typer.Option(None, "--model", "-m", help="Model name (default: models.default in the config)."),
     nearest: int = typer.Option(0, "--nearest", "-k", help="Also name the K training loops closest in embedding "
                                 "space."),
     as_json: bool = typer.Option(False, "--json", help="One JSON record per file."),

@@ -11,15 +11,16 @@ from loopwatch.cli._common import console, fail, print_json
 
 
 def watch_cmd(
-    folders: list[Path] = typer.Argument(None, help="Folders to watch recursively (default: [watch] folders)."),
+    folders: list[Path] = typer.Argument(None, help="Folders to watch recursively (default: watch.folders in the config)."),
     daw: str = typer.Option(None, "--daw", help="Preset: ableton or reaper (see docs/daemon.md)."),
     root: list[Path] = typer.Option(None, "--root", help="Project root(s) for --daw (repeatable)."),
-    model: str = typer.Option(None, "--model", "-m", help="Default model (overrides [models] default)."),
-    device: str = typer.Option(None, "--device", help="cuda, mps or cpu (default: [embed] device)."),
+    model: str = typer.Option(None, "--model", "-m", help="Default model (overrides models.default in the config)."),
+    device: str = typer.Option(None, "--device", help="cuda, mps or cpu (default: embed.device in the config)."),
     osc_port: int = typer.Option(None, "--osc-port", help="UDP port to listen on (default 9701)."),
     osc_host: str = typer.Option(None, "--osc-host", help="Address to listen on (default 127.0.0.1)."),
     settle: float = typer.Option(None, "--settle", help="Seconds a file must be unchanged before it is read."),
     log_file: Path = typer.Option(None, "--log-file", help="Also write the log to this file."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="Detailed (debug) logs."),
 ) -> None:
     """Watch DAW folders, score finished recordings and bounces, and push alerts over OSC."""
     from loopwatch import daw as daws
@@ -32,6 +33,10 @@ def watch_cmd(
     except ConfigError as exc:
         fail(str(exc))
     log = logging.getLogger("loopwatch")
+    if verbose:
+        from loopwatch.cli._common import setup_logging
+
+        setup_logging(2)  # `watch -v`: debug detail (`loopwatch -v watch` works too)
     if log.level > logging.INFO or log.level == logging.NOTSET:
         log.setLevel(logging.INFO)  # concise progress lines by default; -v for detail
     if log_file is not None:
