@@ -260,6 +260,39 @@ def test_hum_at_minus_40_dbfs_is_found(clean_loops, mains):
     assert f"{mains:.0f} Hz hum" in f.message and f.value == pytest.approx(-40, abs=3)
 
 
+@pytest.mark.parametrize("seed", [0, 5, 10])
+def test_a_loop_repeated_for_30_s_is_not_hum(seed):
+    """Every partial of a loop tiled 13 times is a steady line on the loop's frequency grid, phase-continuous like
+    hum; the check analyses one repetition. (All 12 seeds of this bass loop drew hum warnings before.)"""
+    from loopwatch.checks.hum import repetition_period
+
+    x = pluck_loop(2.3, seed=seed, low=41.2, high=200.0)
+    y = np.tile(x, 13)
+    assert repetition_period(y) == pytest.approx(2.3, abs=0.0005)
+    assert check_hum(y) == []
+
+
+@pytest.mark.parametrize("mains", [50.0, 60.0])
+def test_hum_under_a_repeated_loop_is_found(mains):
+    """Hum recorded over a repeated loop (one sinusoid running through every repetition) is still found."""
+    y = np.tile(pluck_loop(2.3, seed=3, low=98.0, high=660.0), 13)
+    t = np.arange(y.shape[1]) / SR
+    hum = sum(a * np.sin(2 * np.pi * mains * 1.001 * k * t + k) for k, a in enumerate((1, 0.5, 0.35, 0.2), 1))
+    hum = hum / np.sqrt(np.mean(hum**2)) * 10 ** (-40 / 20) / np.sqrt(2)
+    (f,) = check_hum((y + hum).astype(np.float32))
+    assert f"{mains:.0f} Hz hum" in f.message and f.value == pytest.approx(-40, abs=3)
+    assert f.t1 == pytest.approx(y.shape[1] / SR)
+
+
+def test_music_that_does_not_repeat_has_no_period(clean_loops):
+    from loopwatch.checks.hum import repetition_period
+
+    rng = np.random.default_rng(0)
+    assert repetition_period(rng.standard_normal((2, 30 * SR)).astype(np.float32) * 0.1) is None
+    assert repetition_period(clean_loops["synth"]) is None  # notes of random pitch on a beat grid
+    assert repetition_period(np.concatenate([clean_loops["synth"], clean_loops["drums"]], axis=1)) is None
+
+
 def test_bass_notes_near_mains_are_not_hum():
     # G1 (49.0 Hz) and A#1 (58.3 Hz) held for the whole loop, with harmonics
     t = np.arange(3 * SR) / SR
