@@ -269,6 +269,9 @@ def _describe_sf_error(exc: BaseException) -> str:
     low = text.lower()
     if "format not recognised" in low or "unknown format" in low or "not recogni" in low:
         return "not a readable audio file (format not recognised)"
+    if "does not exist or is not a regular file" in low:
+        # libsndfile's words when its MP3 decoder finds no frame in a file that does exist (checked before)
+        return "not a readable audio file (no audio frames found)"
     if "unspecified internal error" in low or "malformed" in low or "truncat" in low:
         return f"corrupt or truncated audio data ({text})"
     return f"cannot decode: {text}"

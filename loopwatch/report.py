@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import html
 import os
+import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -228,29 +229,30 @@ def build_report(models: Sequence["TrainedModel"], out: str | os.PathLike, title
         raise ValueError("no models to report on")
     fig_dir = out.with_name(out.stem + "_files")
     fig_dir.mkdir(parents=True, exist_ok=True)
-    rel = fig_dir.name
     title = title or "loopwatch report: " + ", ".join(m.name for m in models)
+
+    def img(name: str, alt: str) -> str:
+        # a relative URL: "#", "?", "%" or spaces in the report's name must not break the links
+        src = urllib.parse.quote(f"{fig_dir.name}/{name}")
+        return f"<img src=\"{html.escape(src)}\" alt=\"{alt}\">"
+
     parts = [f"<h1>{html.escape(title)}</h1>",
              "<p>Scores: higher means less like the training library. Verdicts: <b>outlier</b> above the threshold, "
              "<b>unusual</b> above the 90th percentile of validation scores, otherwise <b>normal</b>.</p>"]
-    box = _boxes(models, fig_dir)
-    parts.append(f"<h2>Score spread</h2><img src=\"{rel}/{html.escape(box)}\" alt=\"box plots\">")
+    parts.append("<h2>Score spread</h2>" + img(_boxes(models, fig_dir), "box plots"))
     for m in models:
         parts.append(f"<h2>Model {html.escape(m.name)}</h2>{_model_table(m)}")
-        parts.append(f"<h3>Score histograms</h3><img src=\"{rel}/{html.escape(_histograms(m, fig_dir))}\" "
-                     "alt=\"score histograms\">")
+        parts.append("<h3>Score histograms</h3>" + img(_histograms(m, fig_dir), "score histograms"))
         lat = _latent(m)
         if lat is None:
             parts.append("<p><i>This model was saved without its training embeddings: no latent views.</i></p>")
         else:
             L, is_val, scores = lat
-            parts.append(f"<h3>Latent space</h3><img src=\"{rel}/{html.escape(_scatter(m, L, is_val, fig_dir))}\" "
-                         "alt=\"latent PCA scatter\">")
-            parts.append(f"<img src=\"{rel}/{html.escape(_density_heatmap(m, L, scores, fig_dir))}\" "
-                         "alt=\"latent density and heatmap\">")
+            parts.append("<h3>Latent space</h3>" + img(_scatter(m, L, is_val, fig_dir), "latent PCA scatter"))
+            parts.append(img(_density_heatmap(m, L, scores, fig_dir), "latent density and heatmap"))
         curves = _curves(m, fig_dir)
         if curves:
-            parts.append(f"<h3>Training</h3><img src=\"{rel}/{html.escape(curves)}\" alt=\"training curves\">")
+            parts.append("<h3>Training</h3>" + img(curves, "training curves"))
     style = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
              "img{max-width:100%;display:block;margin:.6em 0}table{border-collapse:collapse;margin:.5em 0}"
              "th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;font-size:.9em}th{background:#f4f4f4}")
@@ -267,4 +269,4 @@ def figure_paths(out: str | os.PathLike) -> list[Path]:
 
     out = Path(out)
     text = out.read_text(encoding="utf-8")
-    return [out.parent / html.unescape(s) for s in re.findall(r'<img src="([^"]+)"', text)]
+    return [out.parent / urllib.parse.unquote(html.unescape(s)) for s in re.findall(r'<img src="([^"]+)"', text)]

@@ -243,6 +243,15 @@ def test_from_array_shapes_and_ints():
         audio.from_array(np.array([0.0, np.nan] * 100), 48000)
 
 
+def test_random_bytes_named_mp3_are_not_audio(tmp_path):
+    """libsndfile's MP3 decoder says the file "does not exist or is not a regular file": the reason must not."""
+    p = tmp_path / "noise.mp3"
+    p.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    with pytest.raises(AudioError) as ei:
+        audio.load(p)
+    assert ei.value.reason.startswith("not a readable audio file") and "exist" not in str(ei.value)
+
+
 def test_error_message_is_one_line_naming_file(tmp_path):
     p = tmp_path / "junk.wav"
     p.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunkjunk")

@@ -19,9 +19,9 @@ from loopwatch.cli import app
 SR = 48000
 
 
-def _cli(*args: str, env: dict, timeout: float = 180) -> subprocess.CompletedProcess:
+def _cli(*args: str, env: dict, timeout: float = 180, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "loopwatch", *args], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+                          timeout=timeout, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +48,8 @@ def trained(corpus, tmp_path_factory):
     home = tmp_path_factory.mktemp("home")
     env = {**os.environ, "LOOPWATCH_HOME": str(home)}
     env.pop("LOOPWATCH_CONFIG", None)
-    out = _cli("train", str(corpus / "Bass"), "--name", "bass", "--encoder", "spectral", "--max-epochs", "2",
-               "--json", env=env)
+    out = _cli("train", "Bass", "--name", "bass", "--encoder", "spectral", "--max-epochs", "2",  # a relative path
+               "--json", env=env, cwd=corpus)
     assert out.returncode == 0, out.stderr
     records = [json.loads(line) for line in out.stdout.splitlines()]
     return env, records, out.stderr
@@ -81,6 +81,7 @@ def test_score_json_then_text_with_nearest(trained, corpus):
     for r in recs.values():
         assert r["model"] == "bass" and r["encoder"] == "spectral" and r["verdict"] in ("normal", "unusual", "outlier")
         assert len(r["nearest"]) == 2 and all(n["path"].endswith(".wav") for n in r["nearest"])
+        assert all(os.path.isabs(n["path"]) for n in r["nearest"])  # stored absolute: any working folder finds them
     # the plain-text form, in process (same code path, no second interpreter start-up)
     res = CliRunner().invoke(app, ["score", str(corpus / "new" / "noise.wav"), "-m", "bass", "-k", "1"], env=env)
     assert res.exit_code == 0, res.output
@@ -95,12 +96,14 @@ def test_models_list_show_remove_and_report(trained, tmp_path):
     res = r.invoke(app, ["models", "show", "bass", "--json"], env=env)
     info = json.loads(res.output)
     assert info["encoder"] == "spectral" and info["n_files"] == 24 and info["params"]["max_epochs"] == 2
-    out = tmp_path / "rep" / "bass.html"
+    out = tmp_path / "rep" / "bass #1 at 100%.html"  # the image links are URLs: these must be escaped
     res = r.invoke(app, ["report", "--model", "bass", str(out)], env=env)
     assert res.exit_code == 0, res.output
     from loopwatch.report import figure_paths
 
+    assert '<img src="bass%20%231%20at%20100%25_files/box_scores.png"' in out.read_text()
     figs = figure_paths(out)
+    assert figs and all(p.exists() for p in figs)
     names = {p.name for p in figs}
     assert {"box_scores.png", "bass_hist.png", "bass_latent_pca.png", "bass_latent_density.png",
             "bass_training.png"} <= names

@@ -138,8 +138,9 @@ def train_cmd(
                 bar.update(tasks[phase], completed=epoch, description=f"{label} (val loss {val_loss:.4g})")
 
             try:
-                return TrainedModel.train(name, res.X, res.hashes, [str(p_) for p_ in res.paths], encoder=res.encoder,
-                                          prep_version=res.prep_version, detector=kind, quantile=quantile, params=p,
+                return TrainedModel.train(name, res.X, res.hashes, [os.path.abspath(p_) for p_ in res.paths],
+                                          encoder=res.encoder, prep_version=res.prep_version, detector=kind,
+                                          quantile=quantile, params=p,
                                           seed=seed, keep_embeddings=not no_embeddings, n_skipped=len(res.errors),
                                           progress=on_epoch)
             except ModelError as exc:
