@@ -424,3 +424,14 @@ def test_a_failing_check_costs_the_file_only_that_check(clean_loops, monkeypatch
 def test_absurd_array_magnitudes_are_refused():
     with pytest.raises(ValueError, match="samples reach 1e\\+19"):
         run_checks(np.full((2, 4800), 1e19, np.float32))
+
+
+def test_a_few_milliseconds_get_only_the_checks_that_mean_something():
+    """One sample of 0.2 was "DC offset error, 20 % of full scale"; 2 ms of a sine got a seam error."""
+    one = run_checks(np.array([0.2], np.float32))
+    assert [f.check for f in one if f.severity != "info"] == []
+    note = [f for f in one if f.check == "length"][0]
+    assert note.severity == "info" and "too short for the click" in note.message and "dc-offset" in note.message
+    t = np.arange(96) / SR
+    clipped = np.clip(2.0 * np.sin(2 * np.pi * 1000 * t), -1, 1).astype(np.float32)
+    assert "clipping" in {f.check for f in run_checks(clipped) if f.severity != "info"}  # still found when short

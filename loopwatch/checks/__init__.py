@@ -98,6 +98,12 @@ for _spec in CHECKS.values():
     _spec.func.check_names = (_spec.name,)  # type: ignore[attr-defined]  # for the evaluation harness
 
 
+#: Files shorter than this (seconds) get only the :data:`SHORT_CHECKS`, and one ``info`` finding saying so.
+MIN_CHECK_S = 0.05
+#: The checks that mean something on a few milliseconds of audio.
+SHORT_CHECKS = frozenset({"clipping", "true-peak", "silence", "stereo", "loudness"})
+
+
 class CheckConfigError(ValueError):
     """Bad check names or configuration; the message is one line."""
 
@@ -241,6 +247,15 @@ def run_checks(
     x, rate = as_array(audio, sr)
     p = path if path is not None else getattr(audio, "path", None)
     findings: list[Finding] = []
+    if x.shape[1] < MIN_CHECK_S * rate:
+        # a few milliseconds are not a loop: a DC offset, a seam or a tempo cannot be told from one cycle
+        skipped = [n for n in names if n not in SHORT_CHECKS]
+        names = [n for n in names if n in SHORT_CHECKS]
+        if skipped:
+            ms = 1000.0 * x.shape[1] / rate
+            findings.append(Finding("length", "info", 0.0, x.shape[1] / rate, ms, "ms",
+                                    f"{ms:.3g} ms is too short for the {', '.join(skipped)} checks "
+                                    f"(they need {1000 * MIN_CHECK_S:.0f} ms)"))
     with memo_scope():
         for name in names:
             spec = CHECKS[name]
