@@ -164,9 +164,14 @@ def from_array(
             raise AudioError(path, f"unsupported sample type {x.dtype}")
     x = x.astype(np.float32, copy=False)
     _check_finite(path, x, sr)
-    data = resample(x, int(sr))
-    mono = quantize_int16(data.mean(axis=0))
-    return Audio(path=path, data=data, mono=mono, orig_sr=int(sr), source=np.ascontiguousarray(x) if sr != TARGET_SR else data)
+    return _decoded(path, x, int(sr))
+
+
+def _decoded(path: str, x: np.ndarray, sr: int) -> Audio:
+    """The :class:`Audio` of checked float32 samples ``x`` ``(channels, samples)`` at ``sr``."""
+    data = resample(x, sr)
+    source = data if sr == TARGET_SR else np.ascontiguousarray(x)
+    return Audio(path=path, data=data, mono=quantize_int16(data.mean(axis=0)), orig_sr=sr, source=source)
 
 
 def _check_format(path: str, sr: int, channels: int, frames: int, max_duration: float | None) -> None:
@@ -259,9 +264,7 @@ def load(
         raise IncompleteFileError(p, f"decoded {x.shape[0]} of {count} frames: truncated or still being written")
     x = x.T
     _check_finite(p, x, sr)
-    data = resample(x, sr)
-    mono = quantize_int16(data.mean(axis=0))
-    return Audio(path=p, data=data, mono=mono, orig_sr=sr, source=np.ascontiguousarray(x) if sr != TARGET_SR else data)
+    return _decoded(p, x, sr)
 
 
 def _describe_sf_error(exc: BaseException) -> str:
