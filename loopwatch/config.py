@@ -292,6 +292,10 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
             span = f"{'at least' if lo_ok else 'more than'} {lo:g}" + (f" and at most {hi:g}" if hi is not None else "")
             raise ConfigError(f"{dotted} must be {span}, got {v!r}")
     checks = cfg.get("checks", {})
+    from loopwatch.findings import SEVERITIES
+
+    if "min_severity" in checks and checks["min_severity"] not in SEVERITIES:
+        raise ConfigError(f"checks.min_severity must be one of {', '.join(SEVERITIES)}, got {checks.get('min_severity')!r}")
     if any(isinstance(t, Mapping) for t in checks.values()):
         from loopwatch.checks import CheckConfigError, validate_check_settings
 

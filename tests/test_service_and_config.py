@@ -85,6 +85,7 @@ def test_config_file_and_overrides(tmp_path, monkeypatch):
     ("[models]\nerror_ratio = 0.5\n", "models.error_ratio must be at least 1, got 0.5"),
     ("[audio]\nbogus_key = 1\n", "unknown setting audio.bogus_key; known: max_duration_s"),
     ("[bogus]\nx = 1\n", "unknown section [bogus]; known: audio, embed"),
+    ('[checks]\nmin_severity = "loud"\n', "checks.min_severity must be one of info, warn, error, got 'loud'"),
     ('[checks.click]\nthreshold_db = "x"\n', "[checks.click] threshold_db must be a number, got 'x'"),
     ("[checks.click]\nhop = 0\n", "[checks.click] hop must be a whole number, at least 1, got 0"),
     ("[checks.click]\nthreshold_db = inf\n", "[checks.click] threshold_db must be a finite number, got inf"),
