@@ -435,3 +435,26 @@ def test_a_few_milliseconds_get_only_the_checks_that_mean_something():
     t = np.arange(96) / SR
     clipped = np.clip(2.0 * np.sin(2 * np.pi * 1000 * t), -1, 1).astype(np.float32)
     assert "clipping" in {f.check for f in run_checks(clipped) if f.severity != "info"}  # still found when short
+
+
+def test_8_bit_files_quiet_sound_is_not_dropouts_but_a_real_gap_is(tmp_path):
+    """In an 8-bit file the step is -42 dBFS: quiet sound rounds to runs of exact zeros. Those are not dropouts; five
+    milliseconds of zeros cut into loud sound still are."""
+    import soundfile as sf
+
+    from loopwatch.audio import load
+    from loopwatch.checks.dropout import quantisation_step
+
+    x = pluck_loop(4.0, seed=11, notes_per_s=2.0)  # decaying notes: their tails fall through the 8-bit floor
+    sf.write(tmp_path / "quiet.wav", x.T, SR, subtype="PCM_U8")
+    a = load(tmp_path / "quiet.wav")
+    assert quantisation_step(a.source) == 2.0**-7 and quantisation_step(x) is None
+    assert check_dropout(a) == []
+    y = np.clip(x / np.abs(x).max() * 0.9, -1, 1)
+    env = np.convolve(np.abs(y[0]), np.ones(480) / 480, mode="same")  # 10 ms mean level
+    at = int(np.argmax(env[SR : 2 * SR])) + SR - 120  # in the loudest stretch of the second second
+    assert env[at] > 0.3
+    y[:, at : at + 240] = 0.0
+    sf.write(tmp_path / "gap.wav", y.T, SR, subtype="PCM_U8")
+    found = check_dropout(load(tmp_path / "gap.wav"))
+    assert [round(f.t0, 3) for f in found] == [round(at / SR, 3)]

@@ -80,6 +80,28 @@ def find_dropouts(
     return out
 
 
+#: How far above a coarse quantisation step sound must be for a run of zeros inside it to be a dropout.
+COARSE_MARGIN_DB = 30.0
+
+
+def quantisation_step(x: np.ndarray, max_bits: int = 12) -> float | None:
+    """The step of a coarse sample grid: ``2**-(b-1)`` when every sample of ``x`` is a multiple of it for some
+    ``b <= max_bits`` (an 8-bit file decoded to float lies on multiples of 1/128), else None.
+
+    At 8 bits the step is -42 dBFS: quiet passages round to runs of exact zeros, which would read as dropouts.
+    """
+    x = np.asarray(x).ravel()
+
+    def on_grid(a: np.ndarray, bits: int) -> bool:
+        y = a * float(2 ** (bits - 1))
+        return bool(np.array_equal(y, np.round(y)))
+
+    # the finest grid contains the coarser ones: almost every file fails it on its first samples
+    if x.size == 0 or not np.any(x) or not on_grid(x[:4096], max_bits) or not on_grid(x, max_bits):
+        return None
+    return next(2.0 ** -(b - 1) for b in range(2, max_bits + 1) if on_grid(x, b))
+
+
 def _mostly_loud(a: np.ndarray, level: float) -> bool:
     return a.size > 0 and 2 * int(np.count_nonzero(a >= level)) >= a.size
 
@@ -116,6 +138,11 @@ def check_dropout(
         one finding with ``channel`` None.
     """
     x, sr = as_array(audio, sr)
+    step = quantisation_step(x)
+    if step is not None:
+        # coarse samples (8-bit): quiet sound rounds to runs of exact zeros by itself, so only sound well
+        # above the step can be said to have been cut
+        sound_db = max(sound_db, float(db(step)) + COARSE_MARGIN_DB)
     events: list[tuple[int, int, int]] = []
     for ch in range(x.shape[0]):
         for s, e, _lvl in find_dropouts(x[ch], sr, min_ms=min_ms, max_ms=max_ms, edge_ms=edge_ms,
