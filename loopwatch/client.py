@@ -56,6 +56,44 @@ def status(host: str, port: int, timeout: float = 0.5) -> dict[str, Any]:
     raise NoDaemon(f"no loopwatch daemon answered on {host}:{port}")
 
 
+def daemon_addresses(cfg: dict[str, Any]) -> list[tuple[str, int]]:
+    """Where a daemon may listen: the address the running daemon recorded in its database (it may have been started
+    with ``--osc-port``), then the configuration's ``[osc]`` host and port."""
+    def loopback(host: str) -> str:
+        return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+    out: list[tuple[str, int]] = []
+    try:
+        from loopwatch.store import Store
+
+        store = Store()
+        try:
+            recorded = store.get_meta("osc") if store.get_meta("pid") else None
+        finally:
+            store.close()
+    except Exception:  # no database yet, or one that cannot be read: the configuration still says where to look
+        recorded = None
+    if recorded:
+        host, _, port = recorded.rpartition(":")
+        if port.isdigit():
+            out.append((loopback(host.strip("[]")), int(port)))
+    configured = (loopback(str(cfg["osc"]["host"])), int(cfg["osc"]["port"]))
+    if configured not in out:
+        out.append(configured)
+    return out
+
+
+def find_daemon(cfg: dict[str, Any], timeout: float = 0.5) -> tuple[tuple[str, int], dict[str, Any]]:
+    """The address of the running daemon and its status; :class:`NoDaemon` naming every address tried."""
+    tried = []
+    for addr in daemon_addresses(cfg):
+        try:
+            return addr, status(*addr, timeout=timeout)
+        except NoDaemon:
+            tried.append(f"{addr[0]}:{addr[1]}")
+    raise NoDaemon(f"no loopwatch daemon answered on {' or '.join(tried)}")
+
+
 def alert_record(args: list[Any], request_id: str) -> dict[str, Any]:
     alert_id, path, severity, check, t0, t1, value, message = args
     return {"type": "alert", "id": alert_id, "path": path, "severity": severity, "check": check,

@@ -157,8 +157,12 @@ class Daemon:
         self._work.set()
 
     def _file_deleted(self, path: Path) -> None:
+        """A file, or a whole folder, is gone: clients forget the alerts of everything known under it."""
         assert self.publisher is not None
-        self.publisher.forget(str(path))
+        key = str(path)
+        prefix = os.path.join(key, "")
+        for p in [key] + [p for p in self.store.known_paths() if p.startswith(prefix)]:
+            self.publisher.forget(p)
 
     def allowed(self, path: str) -> str | None:
         """None if a request may read ``path``, else the reason it may not."""
@@ -303,10 +307,21 @@ class Daemon:
             _log_result(it, res, verdict, alerts)
 
     def _answer_from_store(self, it: QueueItem) -> bool:
-        """Unchanged content already scored by the same model: re-send instead of re-scoring."""
+        """Answer from the database instead of re-scoring, when the same model scored this content before.
+
+        * the path's own record has this content: touched but unchanged; nothing to say (a request gets the
+          stored alerts again);
+        * a path that held this content has vanished: the file was moved or renamed here; its alerts move with it
+          (same ids) and clients are told to forget the old path;
+        * a request about content another path holds: answered with that path's alerts.
+
+        Anything else (new content, a copy beside a live original, content whose last holder was deleted and
+        forgotten) is scored in its own right.
+        """
         assert self.publisher is not None
         try:
             h = self.analyzer.cache.file_hash(it.path) if self.analyzer.cache else None
+            st = os.stat(it.path)
         except OSError:
             return False
         if h is None:
@@ -319,26 +334,31 @@ class Daemon:
                 fp = f"{m.name}@{m.meta.get('created', '')}"
             except Exception:
                 return False  # let the analysis report the model problem
+        own = self.store.latest_result(it.path)
+        if own is not None and own.hash == h and own.model_fp == fp:
+            alerts = self.store.record_move(None, it.path, h, st.st_size, st.st_mtime_ns, own.result_id)
+            self.store.mark_done(it)
+            if it.request_id:
+                self.publisher.resend(it, own, alerts)
+            return True
         rec = self.store.find_result(h, "", fp)
         if rec is None:
             return False
-        same_path = rec.path == it.path
-        moved = not same_path and not os.path.exists(rec.path)
-        if not (same_path or moved or it.request_id):
-            return False  # a copy of a scored file elsewhere: score it in its own right
-        st = os.stat(it.path)
-        if same_path and not it.request_id:
-            self.store.record_move(None, it.path, h, st.st_size, st.st_mtime_ns, rec.result_id)
+        holders = [p for p in self.store.paths_of_result(rec.result_id) if p != it.path]
+        vanished = [p for p in holders if not os.path.exists(p)]
+        if vanished:
+            old = vanished[0]
+            alerts = self.store.record_move(old, it.path, h, st.st_size, st.st_mtime_ns, rec.result_id)
             self.store.mark_done(it)
-            return True  # touched but unchanged: nothing to say
-        alerts = self.store.record_move(rec.path if moved else None, it.path, h, st.st_size, st.st_mtime_ns,
-                                        rec.result_id) if (moved or same_path) else \
-            [a for a in self.store.alerts(0) if a.path == rec.path and not a.acked][-100:]
-        self.store.mark_done(it)
-        self.publisher.resend(it, rec, alerts, clear_path=rec.path if moved else None)
-        if moved:
-            log.info("%s: moved from %s, not re-scored", it.path, rec.path)
-        return True
+            self.publisher.resend(it, rec, alerts, clear_path=old)
+            log.info("%s: moved from %s, not re-scored", it.path, old)
+            return True
+        if it.request_id and holders:
+            alerts = self.store.live_alerts(holders[0], rec.result_id)
+            self.store.mark_done(it)
+            self.publisher.resend(it, rec, alerts)
+            return True
+        return False
 
 
 def _log_result(it: QueueItem, res: FileResult, verdict: str, alerts) -> None:

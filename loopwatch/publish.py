@@ -47,10 +47,8 @@ class Publisher:
         Returns the verdict and the alert records.
         """
         alert_findings, verdict = alerts_for(res, self.cfg)
-        previous = None if item.section else self.store.latest_result(item.path)
-        clear_first = bool(previous and previous.hash != res.file_hash and previous.n_alerts)
-        if clear_first:
-            self.store.clear_alerts(item.path)
+        # a path scored again (new content, or another model) replaces its alerts: clients forget the old ones
+        clear_first = not item.section and self.store.clear_alerts(item.path) > 0
         m = res.model
         ratio = float(m.ratio) if m is not None else -1.0
         model_name = m.model if m is not None else ""

@@ -391,6 +391,16 @@ class Store:
                               "ORDER BY id", (result_id, new_path)).fetchall()
         return [_alert(r) for r in rows]
 
+    def paths_of_result(self, result_id: int) -> list[str]:
+        """The paths whose current record is this result (a file and the places it was moved to are one path)."""
+        return [r[0] for r in self._query("SELECT path FROM files WHERE result_id = ? ORDER BY path", (result_id,))]
+
+    def live_alerts(self, path: str, result_id: int) -> list[AlertRecord]:
+        """The uncleared alerts of ``path`` from this result, in id order."""
+        return [_alert(r) for r in self._query(
+            f"SELECT {_ALERT_COLS} FROM alerts WHERE result_id = ? AND path = ? AND cleared = 0 ORDER BY id",
+            (result_id, path))]
+
     def forget_file(self, path: str) -> bool:
         """The file is gone: drop its record and clear its alerts. True if anything was known."""
         with self._tx() as db:

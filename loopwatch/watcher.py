@@ -54,7 +54,7 @@ class FileWatcher:
     on_ready : callable
         Called from the watcher's thread with a finished file's path and ``os.stat_result``.
     on_deleted : callable, optional
-        Called with the path of a file that disappeared and did not come back.
+        Called with the path of a file, or of a folder, that disappeared and did not come back.
     accept : callable, optional
         Extra filter on paths (e.g. the Ableton preset's sub-folders).
     """
@@ -71,6 +71,7 @@ class FileWatcher:
         incomplete_timeout_s: float = 10.0,
         delete_grace_s: float = 2.0,
         tick_s: float = 0.02,
+        root_check_s: float = 1.0,
     ) -> None:
         self.roots = [Path(r).expanduser().resolve() for r in roots]
         self.on_ready = on_ready
@@ -81,6 +82,10 @@ class FileWatcher:
         self.incomplete_timeout_s = incomplete_timeout_s
         self.delete_grace_s = delete_grace_s
         self.tick_s = tick_s
+        self.root_check_s = root_check_s
+        self._watches: dict[Path, tuple[object, tuple[int, int]]] = {}  # root -> (watchdog watch, (dev, inode))
+        self._handler: _Handler | None = None
+        self._roots_checked = 0.0
         self._pending: dict[str, _Pending] = {}
         self._handing = 0  # files taken out of _pending whose on_ready call has not returned yet
         self._deleted: dict[str, float] = {}
@@ -96,15 +101,14 @@ class FileWatcher:
         from watchdog.observers import Observer
 
         observer = Observer()
-        handler = _Handler(self)
-        for root in self.roots:
-            if root.is_dir():
-                observer.schedule(handler, str(root), recursive=True)
-            else:
-                log.warning("not watching %s: no such folder", root)
+        self._handler = _Handler(self)
         observer.daemon = True
         observer.start()
         self._observer = observer
+        for root in self.roots:
+            if not self._arm(root):
+                log.warning("not watching %s yet: no such folder (it is watched as soon as it appears)", root)
+        self._roots_checked = time.monotonic()
         self._thread = threading.Thread(target=self._loop, name="loopwatch-settle", daemon=True)
         self._thread.start()
 
@@ -116,6 +120,60 @@ class FileWatcher:
             self._observer.join(timeout=5.0)
         if self._thread is not None:
             self._thread.join(timeout=5.0)
+
+    def _arm(self, root: Path) -> bool:
+        """Watch ``root`` if it is a folder (again, if it was deleted and re-created); True when watched."""
+        try:
+            st = os.stat(root)
+        except OSError:
+            return False
+        if not os.path.isdir(root):
+            return False
+        ident = (st.st_dev, st.st_ino)
+        old = self._watches.get(root)
+        if old is not None and old[1] == ident:
+            return True
+        assert self._observer is not None
+        if old is not None:
+            self._disarm(root)
+        try:
+            watch = self._observer.schedule(self._handler, str(root), recursive=True)
+        except OSError as exc:
+            log.warning("cannot watch %s: %s", root, exc.strerror or exc)
+            return False
+        self._watches[root] = (watch, ident)
+        return True
+
+    def _disarm(self, root: Path) -> None:
+        old = self._watches.pop(root, None)
+        if old is not None and self._observer is not None:
+            try:
+                self._observer.unschedule(old[0])
+            except Exception:  # the emitter may have stopped by itself when the folder went
+                pass
+
+    def _check_roots(self) -> None:
+        """Re-arm roots that appeared or came back (deleted and re-created, a disk mounted), and take in the files
+        already there; note roots that went away."""
+        for root in self.roots:
+            present = root.is_dir()
+            if root in self._watches and not present:
+                self._disarm(root)
+                log.warning("%s went away; it is watched again when it comes back", root)
+            elif present:
+                known = root in self._watches
+                ident = self._watches[root][1] if known else None
+                if self._arm(root) and (not known or self._watches[root][1] != ident):
+                    log.info("watching %s (it %s)", root, "came back" if known else "appeared")
+                    for dirpath, dirs, files in os.walk(root):
+                        dirs[:] = [d for d in dirs if not d.startswith(".")]
+                        for name in files:
+                            p = Path(dirpath) / name
+                            try:
+                                changed = p.stat().st_mtime
+                            except OSError:
+                                continue
+                            self.touch(p, closed=False, changed=changed)
 
     def wanted(self, path: Path) -> bool:
         return is_candidate(path) and (self.accept is None or self.accept(path))
@@ -184,6 +242,18 @@ class FileWatcher:
                 self._deleted[key] = time.time()
         self._wake.set()
 
+    def gone_tree(self, folder: Path) -> None:
+        """A folder disappeared (deleted, or moved away): ``on_deleted(folder)`` after the grace time unless it
+        comes back; files waiting under it are dropped."""
+        key = str(folder)
+        prefix = os.path.join(key, "")
+        with self._lock:
+            for k in [k for k in self._pending if k.startswith(prefix)]:
+                self._pending.pop(k, None)
+            if self.on_deleted is not None:
+                self._deleted[key] = time.time()
+        self._wake.set()
+
     # -- settle loop -------------------------------------------------------------------
 
     def pending_count(self) -> int:
@@ -195,6 +265,12 @@ class FileWatcher:
         while not self._stop.is_set():
             self._wake.wait(timeout=0.25)
             self._wake.clear()
+            if time.monotonic() - self._roots_checked >= self.root_check_s:
+                self._roots_checked = time.monotonic()
+                try:
+                    self._check_roots()
+                except Exception:
+                    log.exception("error checking the watched folders")
             while not self._stop.is_set():
                 busy = self._tick()
                 if not busy:
@@ -289,6 +365,10 @@ class _Handler:
 
     def dispatch(self, event) -> None:
         if event.is_directory:
+            if event.event_type in ("moved", "deleted"):
+                # a folder renamed, moved away or deleted: what was known under its old path is gone (a move out
+                # of the watched tree is reported as a deletion, with no event for the files inside)
+                self.w.gone_tree(Path(os.fsdecode(event.src_path)))
             if event.event_type == "moved":  # a folder moved in: its files are new here
                 dest = Path(os.fsdecode(event.dest_path))
                 for dirpath, _, files in os.walk(dest):

@@ -468,6 +468,96 @@ def test_moved_folder_is_not_rescored(make_daemon, tmp_path, listener):
     s.close()
 
 
+def _live_alerts(path: Path) -> list[int]:
+    s = Store()
+    try:
+        return [a.id for a in s.alerts(0, include_cleared=False) if a.path == str(path)]
+    finally:
+        s.close()
+
+
+def test_content_deleted_then_back_under_another_name_gets_its_alerts(make_daemon, tmp_path, listener):
+    """a.wav is scored, deleted (its alerts cleared); the same content arriving later as b.wav is not a move of a.wav:
+    b.wav gets alerts of its own (it got none: the cleared ones were 'moved' to it)."""
+    d = make_daemon()
+    w = tmp_path / "watched"
+    x = clipped_loop(seed=21)
+    a = write_wav(w / "a.wav", x)
+    first = listener.wait_for(protocol.FILE, lambda args: args[0] == str(a))
+    assert first[3] > 0 and d.wait_idle(10)
+    a.unlink()
+    listener.wait_for(protocol.CLEAR, lambda args: args == [str(a)])
+    b = write_wav(w / "b.wav", x)
+    got = listener.wait_for(protocol.FILE, lambda args: args[0] == str(b))
+    assert d.wait_idle(10)
+    assert got[1] == first[1] and got[3] == first[3]
+    assert len([m for m in listener.msgs if m[0] == protocol.ALERT and m[1][1] == str(b)]) == first[3]
+    assert len(_live_alerts(b)) == first[3] and _live_alerts(a) == []
+
+
+def test_rewriting_a_file_that_has_a_copy_unchanged_changes_nothing(make_daemon, tmp_path, listener):
+    """n2.wav is a copy of n1.wav (both scored); writing n1.wav again unchanged re-scored it under new alert ids
+    while the old ones stayed live (doubled alerts). Its own record says the content is unchanged: nothing to say."""
+    d = make_daemon()
+    w = tmp_path / "watched"
+    n1 = write_wav(w / "n1.wav", clipped_loop(seed=22))
+    listener.wait_for(protocol.FILE, lambda args: args[0] == str(n1))
+    assert d.wait_idle(10)
+    shutil.copy(n1, w / "n2.wav")
+    listener.wait_for(protocol.FILE, lambda args: args[0] == str(w / "n2.wav"))
+    assert d.wait_idle(10)
+    before = _live_alerts(n1)
+    assert before
+    listener.msgs.clear()
+    n1.write_bytes(n1.read_bytes())  # written again, same content (a re-save, a re-bounce)
+    end = time.monotonic() + 15
+    while d.store.processed_count(str(n1)) < 2 and time.monotonic() < end:
+        time.sleep(0.05)
+    assert d.store.processed_count(str(n1)) == 2 and d.wait_idle(10)
+    listener.drain(0.3)
+    assert not [m for m in listener.msgs if m[0] in (protocol.ALERT, protocol.FILE)]
+    assert _live_alerts(n1) == before
+
+
+def test_a_folder_moved_out_of_the_watched_tree_is_forgotten(make_daemon, tmp_path, listener):
+    """A folder moved out is reported as one deletion, with no event for the files inside: their alerts are
+    cleared all the same."""
+    d = make_daemon()
+    a = write_wav(tmp_path / "watched" / "takes" / "a.wav", clipped_loop(seed=23))
+    listener.wait_for(protocol.FILE, lambda args: args[0] == str(a))
+    assert d.wait_idle(10) and _live_alerts(a)
+    shutil.move(str(a.parent), str(tmp_path / "elsewhere"))
+    listener.wait_for(protocol.CLEAR, lambda args: args == [str(a)])
+    assert _live_alerts(a) == []
+
+
+def test_a_watched_folder_that_appears_late_or_comes_back_is_watched(make_daemon, tmp_path, listener):
+    """An external disk mounted later, a project folder deleted and made again: the folder is watched when it
+    (re)appears, and the files already in it are taken in."""
+    late = tmp_path / "later"
+    d = make_daemon(folders=[late])
+    a = write_wav(late / "a.wav", clipped_loop(seed=24))
+    listener.wait_for(protocol.FILE, lambda args: args[0] == str(a))
+    assert d.wait_idle(10)
+    shutil.rmtree(late)
+    listener.wait_for(protocol.CLEAR, lambda args: args == [str(a)])
+    b = write_wav(late / "sub" / "b.wav", clipped_loop(seed=25))
+    listener.wait_for(protocol.FILE, lambda args: args[0] == str(b))
+    c = write_wav(late / "c.wav", clipped_loop(seed=26))  # and new files after that
+    listener.wait_for(protocol.FILE, lambda args: args[0] == str(c))
+
+
+def test_status_and_client_find_a_daemon_on_another_port(make_daemon, tmp_path):
+    """A daemon started with --osc-port records where it listens; status and `client score` look there first."""
+    from loopwatch.client import daemon_addresses, find_daemon
+
+    d = make_daemon(folders=[])
+    cfg = load_config()  # the configured port (9701) is not the daemon's
+    assert daemon_addresses(cfg)[0] == ("127.0.0.1", d.osc_address[1])
+    addr, live = find_daemon(cfg)
+    assert addr[1] == d.osc_address[1] and live["state"] in ("idle", "busy")
+
+
 def test_journal_rotates_and_readers_can_follow(tmp_path):
     from loopwatch.journal import Journal
 

@@ -21,17 +21,16 @@ def score_cmd(
     local: bool = typer.Option(False, "--local", help="Do not ask the daemon; score in this process."),
 ) -> None:
     """Score files through the daemon (checks and outlier score); without a daemon, score here."""
-    from loopwatch.client import NoDaemon, score_in_process, score_via_daemon
+    from loopwatch.client import NoDaemon, find_daemon, score_in_process, score_via_daemon
     from loopwatch.config import load_config
 
     cfg = load_config()
-    host = cfg["osc"]["host"] if cfg["osc"]["host"] not in ("0.0.0.0", "::") else "127.0.0.1"
     paths = [str(f) for f in files]
     records = None
     if not local:
         try:
-            records = score_via_daemon(paths, host, int(cfg["osc"]["port"]), start_s=start, length_s=length,
-                                       timeout=timeout)
+            (host, port), _ = find_daemon(cfg)
+            records = score_via_daemon(paths, host, port, start_s=start, length_s=length, timeout=timeout)
         except NoDaemon as exc:
             warn(f"{exc}; scoring in this process")
         else:

@@ -59,9 +59,9 @@ def watch_cmd(
              f"{__import__('loopwatch.config', fromlist=['x']).config_path()}")
     missing = [str(f) for f in watched if not Path(f).expanduser().is_dir()]
     if missing:
-        log.warning("these folders do not exist (yet) and are not watched: %s", ", ".join(missing))
+        log.warning("these folders do not exist yet; each is watched as soon as it appears: %s", ", ".join(missing))
     try:
-        daemon = Daemon(cfg, [f for f in watched if Path(f).expanduser().is_dir()], accept=accept)
+        daemon = Daemon(cfg, watched, accept=accept)
     except OSError as exc:
         fail(str(exc))
     log.info("watching %s; OSC on %s:%s; model %s", ", ".join(str(f) for f in daemon.folders) or "(no folders)",
@@ -74,14 +74,14 @@ def watch_cmd(
 
 def status_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Show whether the daemon runs, its queue and model; and what the database holds."""
-    from loopwatch.client import NoDaemon, status
+    from loopwatch.client import NoDaemon, find_daemon
     from loopwatch.config import load_config
     from loopwatch.store import Store
 
     cfg = load_config()
-    host = cfg["osc"]["host"] if cfg["osc"]["host"] not in ("0.0.0.0", "::") else "127.0.0.1"
     try:
-        live = status(host, int(cfg["osc"]["port"]))
+        addr, live = find_daemon(cfg)
+        live["address"] = f"{addr[0]}:{addr[1]}"
     except NoDaemon as exc:
         live = {"state": "not running", "error": str(exc)}
     store = Store()
@@ -95,8 +95,8 @@ def status_cmd(as_json: bool = typer.Option(False, "--json", help="Machine-reada
     if "error" in live:
         c.print(f"daemon: not running ({live['error']})")
     else:
-        c.print(f"daemon: {live['state']}, {live['queue_len']} queued, model {live['model'] or '(none)'}, "
-                f"device {live['device']}")
+        c.print(f"daemon: {live['state']} on {live['address']}, {live['queue_len']} queued, "
+                f"model {live['model'] or '(none)'}, device {live['device']}")
     q = info["queue"]
     c.print(f"database: {q.get('pending', 0)} pending, {q.get('done', 0)} done, {q.get('failed', 0)} failed; "
             f"{info['alerts']} alerts ({info['database']})")
