@@ -261,7 +261,7 @@ def load(
     if x.shape[0] == 0:
         raise AudioError(p, "no audio samples could be decoded")
     if x.shape[0] < count * 0.99 and count - x.shape[0] > 16:
-        raise IncompleteFileError(p, f"decoded {x.shape[0]} of {count} frames: truncated or still being written")
+        raise IncompleteFileError(p, f"decoded {x.shape[0]} of {count} frames: truncated, or still being written")
     x = x.T
     _check_finite(p, x, sr)
     return _decoded(p, x, sr)
@@ -312,16 +312,16 @@ def check_container(path: str | os.PathLike) -> bool:
     if magic == b"RIFF" and form == b"WAVE":
         declared = struct.unpack_from("<I", head, 4)[0]
         if declared in (0, 0xFFFFFFFF):
-            raise IncompleteFileError(p, "WAV header has a placeholder size: still being written")
+            raise IncompleteFileError(p, "WAV header has a placeholder size: unfinished (still being written, or its writer stopped)")
         _check_declared(p, declared + 8, size)
         _check_riff_data(p, head, size)
         return True
     elif magic in (b"RF64", b"BW64") and form == b"WAVE":
         if head[12:16] != b"ds64" or len(head) < 28:
-            raise IncompleteFileError(p, "RF64 file without a ds64 chunk: still being written or corrupt")
+            raise IncompleteFileError(p, "RF64 file without a ds64 chunk: unfinished or corrupt")
         riff64, data64 = struct.unpack_from("<QQ", head, 20)
         if riff64 == 0:
-            raise IncompleteFileError(p, "RF64 header has a zero size: still being written")
+            raise IncompleteFileError(p, "RF64 header has a zero size: unfinished (still being written, or its writer stopped)")
         _check_declared(p, riff64 + 8, size)
         return True
     elif head[:16] == _W64_RIFF:
@@ -329,13 +329,13 @@ def check_container(path: str | os.PathLike) -> bool:
             raise IncompleteFileError(p, "W64 header truncated")
         declared = struct.unpack_from("<Q", head, 16)[0]
         if declared == 0:
-            raise IncompleteFileError(p, "W64 header has a zero size: still being written")
+            raise IncompleteFileError(p, "W64 header has a zero size: unfinished (still being written, or its writer stopped)")
         _check_declared(p, declared, size)
         return True
     elif magic == b"FORM" and form in (b"AIFF", b"AIFC"):
         declared = struct.unpack_from(">I", head, 4)[0]
         if declared in (0, 0xFFFFFFFF):
-            raise IncompleteFileError(p, "AIFF header has a placeholder size: still being written")
+            raise IncompleteFileError(p, "AIFF header has a placeholder size: unfinished (still being written, or its writer stopped)")
         _check_declared(p, declared + 8, size)
         return True
     return False
@@ -344,7 +344,7 @@ def check_container(path: str | os.PathLike) -> bool:
 def _check_declared(p: str, declared_total: int, size: int) -> None:
     if size < declared_total:
         raise IncompleteFileError(
-            p, f"header says {declared_total} bytes but the file has {size}: truncated or still being written"
+            p, f"header says {declared_total} bytes but the file has {size}: truncated, or still being written"
         )
 
 
@@ -359,7 +359,7 @@ def _check_riff_data(p: str, head: bytes, size: int) -> None:
                 raise IncompleteFileError(p, "WAV data chunk has a placeholder size: still being written")
             if pos + 8 + clen > size:
                 raise IncompleteFileError(
-                    p, f"data chunk says {clen} bytes but only {size - pos - 8} follow: truncated or still being written"
+                    p, f"data chunk says {clen} bytes but only {size - pos - 8} follow: truncated, or still being written"
                 )
             return
         pos += 8 + clen + (clen & 1)

@@ -162,7 +162,7 @@ def test_file_still_being_written_header_longer_than_file(tmp_path, stereo):
     raw = write(tmp_path / "full.wav", stereo, subtype="PCM_24").read_bytes()
     p = tmp_path / "growing.wav"
     p.write_bytes(raw[: len(raw) - 5000])
-    with pytest.raises(IncompleteFileError, match="truncated or still being written"):
+    with pytest.raises(IncompleteFileError, match="truncated, or still being written"):
         audio.load(p)
     assert not audio.container_complete(p)
 
