@@ -291,6 +291,14 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
         if v < lo or (v == lo and not lo_ok) or (hi is not None and v > hi):
             span = f"{'at least' if lo_ok else 'more than'} {lo:g}" + (f" and at most {hi:g}" if hi is not None else "")
             raise ConfigError(f"{dotted} must be {span}, got {v!r}")
+    device = cfg.get("embed", {}).get("device")
+    if isinstance(device, str):
+        from loopwatch.embed import EncoderError, check_device_name
+
+        try:
+            check_device_name(device)
+        except EncoderError as exc:
+            raise ConfigError(f"embed.device: {exc}") from None
     checks = cfg.get("checks", {})
     from loopwatch.findings import SEVERITIES
 

@@ -100,3 +100,13 @@ def test_embed_command_without_weights_explains(folder):
 def test_embed_command_missing_path(tmp_path):
     res = CliRunner().invoke(app, ["embed", str(tmp_path / "nope")])
     assert res.exit_code == 1 and "no such file or folder" in res.output
+
+
+@pytest.mark.parametrize("kw,message", [({"device": "tpu"}, "unknown device 'tpu'"),
+                                        ({"precision": "fp8"}, "unknown precision 'fp8'")])
+def test_unknown_device_or_precision_is_refused_before_reading(tmp_path, kw, message):
+    """Even when every file would come from the cache (so no encoder is built), a typo is an error, not ignored."""
+    from loopwatch.embed import EncoderError
+
+    with pytest.raises(EncoderError, match=message):
+        embed_files([tmp_path / "never-read.wav"], "spectral", cache=False, **kw)

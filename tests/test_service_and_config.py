@@ -86,6 +86,7 @@ def test_config_file_and_overrides(tmp_path, monkeypatch):
     ("[audio]\nbogus_key = 1\n", "unknown setting audio.bogus_key; known: max_duration_s"),
     ("[bogus]\nx = 1\n", "unknown section [bogus]; known: audio, embed"),
     ('[checks]\nmin_severity = "loud"\n', "checks.min_severity must be one of info, warn, error, got 'loud'"),
+    ('[embed]\ndevice = "tpu"\n', "embed.device: unknown device 'tpu': auto, cpu, mps, cuda or cuda:N"),
     ('[checks.click]\nthreshold_db = "x"\n', "[checks.click] threshold_db must be a number, got 'x'"),
     ("[checks.click]\nhop = 0\n", "[checks.click] hop must be a whole number, at least 1, got 0"),
     ("[checks.click]\nthreshold_db = inf\n", "[checks.click] threshold_db must be a finite number, got inf"),
@@ -146,3 +147,20 @@ def test_inbox_format(tmp_path):
         f.write_text(bad)
         with pytest.raises(InboxError, match=why):
             parse_inbox_file(f)
+
+
+def test_a_wrong_configuration_stops_any_command_in_one_line(tmp_path):
+    """Commands that read the configuration without reporting its errors themselves (status, alerts...) get the
+    console script's one line naming the file, exit status 2, no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "lw.toml"
+    cfg.write_text('[embed]\ndevice = "tpu"\n')
+    env = {**os.environ, "LOOPWATCH_HOME": str(tmp_path / "home"), "LOOPWATCH_CONFIG": str(cfg)}
+    r = subprocess.run([sys.executable, "-m", "loopwatch", "status"], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == f"loopwatch: error: embed.device: unknown device 'tpu': auto, cpu, mps, cuda or " \
+                               f"cuda:N (in {cfg})"

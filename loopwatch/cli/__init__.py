@@ -52,11 +52,19 @@ _register_all()
 
 
 def main() -> None:
-    """The console script: the app, with any file or folder loopwatch cannot use reported in one line (exit 2)."""
+    """The console script: the app, with any file or folder loopwatch cannot use, and a wrong configuration, reported
+    in one line (exit 2)."""
+    from loopwatch.config import ConfigError
+
     try:
         app()
     except OSError as exc:  # a cache, database, config or output path that cannot be created, read or written
         from loopwatch.cli._common import describe_os_error
 
         typer.echo(f"loopwatch: error: {describe_os_error(exc)}", err=True)
+        raise SystemExit(2) from None
+    except ConfigError as exc:  # the configuration file, for commands that do not report it themselves
+        from loopwatch.config import config_path
+
+        typer.echo(f"loopwatch: error: {exc} (in {config_path()})", err=True)
         raise SystemExit(2) from None

@@ -28,6 +28,18 @@ def encoder_dim(name: str) -> int:
         raise EncoderError(f"unknown encoder {name!r}; choose from {', '.join(ENCODER_NAMES)}") from None
 
 
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+def check_device_name(device: str | None) -> None:
+    """Raise :class:`EncoderError` unless ``device`` names a torch device loopwatch can use: ``auto`` (or empty),
+    ``cpu``, ``mps``, ``cuda`` or ``cuda:N``. Whether it is present is checked when a CLAP encoder is built."""
+    d = (device or "auto").lower()
+    if d in ("auto", "cpu", "mps", "cuda") or (d.startswith("cuda:") and d[5:].isdigit()):
+        return
+    raise EncoderError(f"unknown device {device!r}: auto, cpu, mps, cuda or cuda:N")
+
+
 def get_encoder(name: str, *, device: str | None = None, precision: str = "auto") -> Encoder:
     """Build the encoder called ``name``.
 
@@ -47,6 +59,9 @@ def get_encoder(name: str, *, device: str | None = None, precision: str = "auto"
         names ``loopwatch encoders download`` and ``loopwatch encoders import``).
     """
     encoder_dim(name)
+    check_device_name(device)
+    if precision not in PRECISIONS:
+        raise EncoderError(f"unknown precision {precision!r}: {', '.join(PRECISIONS)}")
     if name == "spectral":
         from loopwatch.embed.spectral import SpectralEncoder
 
