@@ -89,6 +89,12 @@ def test_embed_command_json_and_npz(folder, tmp_path):
     assert z["X"].shape == (4, 236) and str(z["encoder"]) == "spectral"
     res2 = CliRunner().invoke(app, ["embed", str(folder), "-e", "spectral"])
     assert res2.exit_code == 0 and "4 from cache, 0 computed, 1 skipped" in res2.stdout
+    # the file written is the file named: numpy adds ".npz" to other names, so the summary says so
+    res3 = CliRunner().invoke(app, ["embed", str(folder), "-e", "spectral", "--json", "--out", str(tmp_path / "e.txt")])
+    assert json.loads(res3.stdout.splitlines()[-1])["out"] == str(tmp_path / "e.txt.npz")
+    assert (tmp_path / "e.txt.npz").exists()
+    res4 = CliRunner().invoke(app, ["embed", str(folder), "-e", "spectral", "--out", str(tmp_path)])
+    assert res4.exit_code == 1 and "is a folder" in res4.output
 
 
 def test_embed_command_without_weights_explains(folder):

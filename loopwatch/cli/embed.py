@@ -27,6 +27,11 @@ def embed_cmd(
 
     cfg = load_config()
     name = encoder or cfg["embed"]["encoder"]
+    if out is not None:
+        if not out.name or out.is_dir():
+            fail(f"--out {str(out)!r} is a folder; give the name of the .npz file to write")
+        if out.suffix.lower() != ".npz":
+            out = out.with_name(out.name + ".npz")  # what numpy writes anyway: say so
     files = collect_audio_files(paths)
     t0 = time.perf_counter()
     try:
@@ -42,6 +47,7 @@ def embed_cmd(
     if out is not None:
         import numpy as np
 
+        out.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(out, X=res.X, paths=np.array([str(p) for p in res.paths]),
                             hashes=np.array(res.hashes), durations=np.array(res.durations),
                             encoder=res.encoder, prep_version=res.prep_version)
