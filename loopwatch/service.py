@@ -48,6 +48,21 @@ def command(watch_args: list[str], python: str | None = None) -> list[str]:
     return [python or sys.executable, "-m", "loopwatch", "watch", *args]
 
 
+#: Variables that relocate loopwatch's files: a service started at login must see the same ones as the shell
+#: that installed it, or it reads another configuration, other models and another database.
+PASSED_ENV = ("LOOPWATCH_HOME", "LOOPWATCH_CONFIG")
+
+
+def service_env() -> dict[str, str]:
+    """The environment of the service: unbuffered output, and :data:`PASSED_ENV` as set now (made absolute)."""
+    env = {"PYTHONUNBUFFERED": "1"}
+    for name in PASSED_ENV:
+        value = os.environ.get(name)
+        if value:
+            env[name] = str(Path(value).expanduser().resolve())
+    return env
+
+
 def _systemd_quote(arg: str) -> str:
     if arg and all(c.isalnum() or c in "-_./:=@+," for c in arg):
         return arg
@@ -74,7 +89,7 @@ def service_file(watch_args: list[str], *, platform: str | None = None, home: Pa
             "RestartSec=5",
             "KillSignal=SIGTERM",
             "TimeoutStopSec=60",
-            "Environment=PYTHONUNBUFFERED=1",
+            *[f"Environment={_systemd_quote(f'{k}={v}')}" for k, v in service_env().items()],
             "",
             "[Install]",
             "WantedBy=default.target",
@@ -94,7 +109,7 @@ def service_file(watch_args: list[str], *, platform: str | None = None, home: Pa
             "ProcessType": "Background",
             "StandardOutPath": str(log_dir / "loopwatch.out.log"),
             "StandardErrorPath": str(log_dir / "loopwatch.err.log"),
-            "EnvironmentVariables": {"PYTHONUNBUFFERED": "1"},
+            "EnvironmentVariables": service_env(),
         }
         uid = str(os.getuid()) if hasattr(os, "getuid") else "$(id -u)"
         return ServiceFile(path, plistlib.dumps(plist), [["launchctl", "bootstrap", f"gui/{uid}", str(path)]],
@@ -105,8 +120,9 @@ def service_file(watch_args: list[str], *, platform: str | None = None, home: Pa
     if exe.lower().endswith("python.exe"):
         exe = exe[: -len("python.exe")] + "pythonw.exe"  # no console window
     line = subprocess.list2cmdline([exe, *argv[1:]])
+    sets = "".join(f'set "{k}={v}"\r\n' for k, v in service_env().items() if k != "PYTHONUNBUFFERED")
     text = "@echo off\r\nrem Starts loopwatch at login (written by `loopwatch service install`).\r\n" \
-           f'start "loopwatch" {line}\r\n'
+           f'{sets}start "loopwatch" {line}\r\n'
     return ServiceFile(path, text.encode("utf-8"), [], [], plat)
 
 

@@ -49,6 +49,32 @@ def test_service_install_print(tmp_path):
     assert "-m loopwatch watch --daw ableton" in res.output or "<string>ableton</string>" in res.output
 
 
+@pytest.mark.parametrize("plat", ["linux", "darwin", "win32"])
+def test_services_see_the_files_the_installing_shell_sees(tmp_path, monkeypatch, plat):
+    """LOOPWATCH_HOME / LOOPWATCH_CONFIG set when installing are passed on: otherwise the service would read another
+    configuration, other models and another database."""
+    monkeypatch.setenv("APPDATA", str(tmp_path / "AppData"))
+    monkeypatch.setenv("LOOPWATCH_HOME", str(tmp_path / "lw home"))
+    monkeypatch.setenv("LOOPWATCH_CONFIG", str(tmp_path / "lw.toml"))
+    sf = service.service_file(["--daw", "ableton"], platform=plat, home=tmp_path, python="/usr/bin/python3")
+    if plat == "darwin":
+        env = plistlib.loads(sf.content)["EnvironmentVariables"]
+        assert env["LOOPWATCH_HOME"] == str(tmp_path / "lw home") and env["LOOPWATCH_CONFIG"] == str(tmp_path / "lw.toml")
+    else:
+        text = sf.content.decode()
+        home_line = f'Environment="LOOPWATCH_HOME={tmp_path / "lw home"}"' if plat == "linux" else \
+            f'set "LOOPWATCH_HOME={tmp_path / "lw home"}"'
+        assert home_line in text and f"LOOPWATCH_CONFIG={tmp_path / 'lw.toml'}" in text
+
+
+@pytest.mark.parametrize("args,message", [(["--daw", "bogus"], "--daw must be ableton or reaper, not 'bogus'"),
+                                          (["--bogus-flag"], "No such option: --bogus-flag"),
+                                          (["--osc-port", "x"], "Invalid value for '--osc-port'")])
+def test_service_install_refuses_watch_options_watch_would_refuse(args, message):
+    res = CliRunner().invoke(app, ["service", "install", "--print", "--", *args])
+    assert res.exit_code == 1 and "the watch options are wrong: " in res.output and message in res.output
+
+
 def test_daw_presets():
     assert daw.default_roots("ableton", "darwin", Path("/Users/me")) == [Path("/Users/me/Music/Ableton")]
     assert daw.default_roots("ableton", "win32", Path("C:/Users/me")) == [Path("C:/Users/me/Documents/Ableton")]

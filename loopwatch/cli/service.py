@@ -18,6 +18,7 @@ def install_cmd(
     from loopwatch import service
 
     args = list(ctx.args)
+    _check_watch_args(args)
     if print_only:
         sf = service.service_file(args)
         typer.echo(f"# {sf.path}")
@@ -29,6 +30,24 @@ def install_cmd(
     typer.echo(f"wrote {sf.path}")
     for n in notes:
         typer.echo(n)
+
+
+def _check_watch_args(args: list[str]) -> None:
+    """Refuse watch options that `loopwatch watch` would refuse, before they go into a service that would then
+    fail and restart every few seconds."""
+    from typer.main import get_command
+
+    from loopwatch.cli import app
+    from loopwatch.cli._common import fail
+
+    watch = get_command(app).commands["watch"]  # type: ignore[attr-defined]
+    try:
+        params = watch.make_context("watch", list(args)).params
+    except Exception as exc:  # click's usage errors (typer's own copy of click)
+        why = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        fail(f"the watch options are wrong: {why}")
+    if params.get("daw") not in (None, "ableton", "reaper"):
+        fail(f"the watch options are wrong: --daw must be ableton or reaper, not {params['daw']!r}")
 
 
 @service_app.command("uninstall")
