@@ -158,3 +158,29 @@ def test_cli_download_list_and_import(served, laion_fusion_ckpt):
     assert res.exit_code == 0 and "installed weights" in res.output
     res = runner.invoke(app, ["encoders", "import", str(path), "--encoder", "clap-music"])
     assert res.exit_code == 1 and "not a non-fusion HTSAT-base checkpoint" in res.output
+
+
+def test_import_refuses_pickled_code_folders_and_the_spectral_encoder(tmp_path):
+    """A checkpoint whose pickle would run code is refused by the safe unpickler, and the message does not pass on
+    torch's advice to load it without weights_only; a folder and the weight-free encoder get their own lines."""
+    import os
+    import pickle
+
+    from loopwatch.embed.weights import WeightsError, convert
+
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps({"state_dict": Evil()}))
+    with pytest.raises(WeightsError) as err:
+        convert(evil, folder=tmp_path / "w")
+    msg = str(err.value)
+    assert "safe unpickler refused it" in msg and "weights_only" not in msg and not marker.exists()
+    with pytest.raises(WeightsError, match="a folder; give the checkpoint file"):
+        convert(tmp_path, folder=tmp_path / "w")
+    with pytest.raises(WeightsError, match="the spectral encoder needs no weights"):
+        convert(evil, encoder="spectral", folder=tmp_path / "w")

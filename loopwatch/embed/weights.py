@@ -151,7 +151,7 @@ def download(
         The installed ``.safetensors`` file.
     """
     if encoder not in CHECKPOINTS:
-        raise WeightsError(f"{encoder}: no published weights (choose from {', '.join(CHECKPOINTS)})")
+        raise WeightsError(_unknown_encoder(encoder))
     spec = CHECKPOINTS[encoder]
     base = os.environ.get("LOOPWATCH_WEIGHTS_URL", BASE_URL)
     src = url or (base.rstrip("/") + "/" + spec.filename)
@@ -273,15 +273,30 @@ def _torch_load(path: Path) -> dict:
     # numpy.core.multiarray.scalar (numpy 1.x) or numpy._core.multiarray.scalar (2.x).
     allowed = [np.dtype, scalar, (scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar")]
     allowed += [getattr(np.dtypes, n) for n in dir(getattr(np, "dtypes", object())) if n.endswith("DType")]
+    import warnings
+
     try:
-        with torch.serialization.safe_globals(allowed):
+        with torch.serialization.safe_globals(allowed), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols: the error below says what matters
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle errors, zip errors, truncated files
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()] or [type(exc).__name__]
+        text = lines[0]
+        if "weights only load failed" in text.lower():
+            # torch's advice here is to load without weights_only, which would run the file's code: never.
+            # What matters is the safe unpickler's own reason, on the line after "WeightsUnpickler error:".
+            why = next((lines[i + 1] for i, ln in enumerate(lines[:-1]) if "WeightsUnpickler error" in ln), "")
+            text = f"the safe unpickler refused it{': ' + why if why else ''}; loopwatch never runs a file's code"
         raise WeightsError(f"{path}: not a readable PyTorch checkpoint ({text[:200]})") from None
     if not isinstance(obj, dict):
         raise WeightsError(f"{path}: not a CLAP checkpoint (top level is {type(obj).__name__})")
     return obj
+
+
+def _unknown_encoder(encoder: str) -> str:
+    if encoder == "spectral":
+        return "the spectral encoder needs no weights: nothing to import or download"
+    return f"unknown encoder {encoder!r}; CLAP encoders: {', '.join(CHECKPOINTS)}"
 
 
 def guess_encoder(keys: set[str]) -> str | None:
@@ -334,6 +349,10 @@ def convert(
     from loopwatch.embed.htsat import LAION_CLAP_VERSION, build_audio_model
 
     path = Path(checkpoint_path)
+    if encoder is not None and encoder not in CHECKPOINTS:
+        raise WeightsError(_unknown_encoder(encoder))
+    if path.is_dir():
+        raise WeightsError(f"{path}: a folder; give the checkpoint file (a LAION .pt)")
     if not path.is_file():
         raise WeightsError(f"{path}: no such file")
     sd = audio_state_dict(_torch_load(path), str(path))
@@ -343,8 +362,6 @@ def convert(
             raise WeightsError(f"{path}: an HTS-AT checkpoint loopwatch has no encoder for "
                                f"(expected {', '.join(s.filename for s in CHECKPOINTS.values())})")
         encoder = guessed
-    if encoder not in CHECKPOINTS:
-        raise WeightsError(f"unknown encoder {encoder!r}")
     spec = CHECKPOINTS[encoder]
     if guessed != encoder:
         kind = "fusion" if spec.fusion else "non-fusion"
