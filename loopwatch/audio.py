@@ -236,8 +236,10 @@ def load(
     if st.st_size == 0:
         raise AudioError(p, "empty file (0 bytes)")
     check_container(p)
+    # libsndfile keeps the path in a 1024-byte buffer: open longer paths here and hand it the file object
+    fh = open(p, "rb") if len(os.fsencode(p)) > 1000 else None  # noqa: SIM115 - closed below
     try:
-        with sf.SoundFile(p) as f:
+        with sf.SoundFile(fh if fh is not None else p) as f:
             sr, channels, frames = int(f.samplerate), int(f.channels), int(f.frames)
             first = 0
             if start_s or length_s is not None:
@@ -258,6 +260,9 @@ def load(
         raise
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, OSError, EOFError, MemoryError) as exc:
         raise AudioError(p, _describe_sf_error(exc)) from None
+    finally:
+        if fh is not None:
+            fh.close()
     if x.shape[0] == 0:
         raise AudioError(p, "no audio samples could be decoded")
     if x.shape[0] < count * 0.99 and count - x.shape[0] > 16:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 
 import numpy as np
@@ -259,3 +260,16 @@ def test_error_message_is_one_line_naming_file(tmp_path):
         audio.load(p)
     msg = str(ei.value)
     assert msg.startswith(str(p) + ": ") and "\n" not in msg
+
+
+def test_paths_longer_than_libsndfile_takes_are_read(tmp_path, stereo):
+    """libsndfile refuses paths over 1024 bytes ("filename too long"): deep sample-library folders reach that."""
+    deep = tmp_path
+    for i in range(6):
+        deep = deep / (f"{i} " + "Sample Pack Volume Drums Bass Loops " * 5)
+    deep.mkdir(parents=True)
+    p = deep / "kick.wav"
+    os.replace(write(tmp_path / "kick.wav", stereo), p)  # libsndfile cannot write there either
+    assert len(os.fsencode(str(p))) > 1024
+    a = audio.load(p)
+    assert a.channels == 2 and a.n_samples == stereo.shape[1]
