@@ -658,3 +658,22 @@ def test_a_new_file_counts_as_arrived_whole_only_when_its_size_fields_prove_it(t
     (tmp_path / "placeholder.wav").write_bytes(whole[:4] + b"\x00\x00\x00\x00" + whole[8:])
     assert not arrived_whole(tmp_path / "placeholder.wav")  # a writer's placeholder size
     assert not arrived_whole(tmp_path / "missing.wav")
+
+
+def test_alerts_and_client_score_json_are_journal_records(make_daemon, tmp_path, listener):
+    """Both say "journal format": every record carries the version and a time, as journal lines do."""
+    from typer.testing import CliRunner
+
+    from loopwatch.cli import app
+
+    d = make_daemon()
+    p = write_wav(tmp_path / "watched" / "hot.wav", clipped_loop(seed=27))
+    listener.wait_for(protocol.FILE, lambda args: args[0] == str(p))
+    assert d.wait_idle(10)
+    out = CliRunner().invoke(app, ["alerts", "--json"])
+    recs = [json.loads(line) for line in out.stdout.splitlines()]
+    assert recs and all(r["v"] == 1 and r["ts"].endswith("Z") and r["type"] == "alert" for r in recs)
+    out = CliRunner().invoke(app, ["client", "score", "--json", str(p)])  # found on its recorded port
+    recs = [json.loads(line) for line in out.stdout.splitlines()]
+    assert {r["type"] for r in recs} == {"alert", "file", "done"}
+    assert all(r["v"] == 1 and r["ts"].endswith("Z") for r in recs)

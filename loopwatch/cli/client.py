@@ -44,8 +44,10 @@ def score_cmd(
     if records is None:
         records = score_in_process(paths, cfg, start_s=start, length_s=length)
     if as_json:
-        for r in records:
-            print_json(r)
+        from loopwatch.journal import VERSION, utc_now_iso
+
+        for r in records:  # journal format: version and time first
+            print_json({"v": VERSION, "ts": r.get("ts") or utc_now_iso(), **r})
     else:
         for r in records:
             if r["type"] == "alert":

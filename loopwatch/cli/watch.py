@@ -109,6 +109,7 @@ def alerts_cmd(
     as_json: bool = typer.Option(False, "--json", help="One JSON record per alert (journal format)."),
 ) -> None:
     """List alerts from the local database (works whether or not the daemon runs)."""
+    from loopwatch.journal import VERSION as JOURNAL_VERSION
     from loopwatch.store import Store
 
     store = Store()
@@ -116,7 +117,7 @@ def alerts_cmd(
     store.close()
     if as_json:
         for a in rows:
-            print_json({**a.journal_record(), "acked": a.acked})
+            print_json({"v": JOURNAL_VERSION, **a.journal_record(), "acked": a.acked})
         return
     if not rows:
         typer.echo("no alerts")
