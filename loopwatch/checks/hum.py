@@ -97,16 +97,23 @@ def repetition_period(x: np.ndarray, sr: int = 48000, *, min_s: float = 1.0, min
     # the hum analysis's plain 48-sample means alias the upper partials of a distorted guitar differently in
     # every repetition of a loop whose length is not a whole number of blocks
     n12 = x.shape[-1] // 12
-    y = x[..., : n12 * 12].reshape(-1, n12, 12).mean(axis=(0, 2), dtype=np.float64)
+    y = x[..., : n12 * 12].reshape(-1, n12, 12).sum(axis=2).sum(axis=0).astype(np.float64) / (12 * x.shape[0])
     y = resample_poly(y, 1, 4)[:n]
     y = y - y.mean()
     nfft = 1 << int(np.ceil(np.log2(2 * n)))
     spec = np.fft.rfft(y, nfft)
+    power = spec * np.conj(spec)
+    c = np.concatenate([[0.0], np.cumsum(y * y)])
+    # whole-sample lags first: music that does not repeat stops here (half a sample off costs a loop's
+    # correlation at most ~0.15, so nothing that could reach min_corr is missed)
+    k = np.arange(lo, hi + 1)
+    r1 = np.fft.irfft(power, nfft)[lo : hi + 1]
+    if float(np.max(r1 / np.sqrt(np.maximum(c[n - k] * (c[n] - c[k]), 1e-30)))) < min_corr - 0.2:
+        return None
     # the autocorrelation at 1/8-sample lags (zero-padded cross spectrum): a loop's length is rarely a whole
     # number of 1 kHz samples, and half a sample off loses a guitar's upper partials from the correlation
     up = 8
-    r = np.fft.irfft(spec * np.conj(spec), nfft * up)[lo * up : hi * up + 1] * up
-    c = np.concatenate([[0.0], np.cumsum(y * y)])
+    r = np.fft.irfft(power, nfft * up)[lo * up : hi * up + 1] * up
     k = np.arange(lo * up, hi * up + 1) / up
     head = np.interp(n - k, np.arange(n + 1), c)  # energy of y[:n-k] and of y[k:]
     tail = c[n] - np.interp(k, np.arange(n + 1), c)
