@@ -291,6 +291,9 @@ def test_music_that_does_not_repeat_has_no_period(clean_loops):
     assert repetition_period(rng.standard_normal((2, 30 * SR)).astype(np.float32) * 0.1) is None
     assert repetition_period(clean_loops["synth"]) is None  # notes of random pitch on a beat grid
     assert repetition_period(np.concatenate([clean_loops["synth"], clean_loops["drums"]], axis=1)) is None
+    # a loop whose bars repeat once is a loop, not a file that repeats: three repetitions are needed
+    twice = np.tile(pluck_loop(2.3, seed=0, low=41.2, high=200.0), 2)
+    assert repetition_period(twice) is None and repetition_period(np.tile(twice, 2)) == pytest.approx(2.3, abs=5e-4)
 
 
 def test_bass_notes_near_mains_are_not_hum():
@@ -341,6 +344,18 @@ def test_polarity_inversion_and_fake_stereo(clean_loops):
     (g,) = check_stereo(np.stack([x[0], x[0]]))
     assert g.severity == "info" and "identical" in g.message
     assert check_stereo(x) == []
+
+
+def test_a_dead_channel_is_reported(clean_loops):
+    """A mono mic recorded on one side of a stereo track, or a dead input: one channel is digital silence."""
+    x = clean_loops["guitar-chords"].copy()
+    x[1] = 0.0
+    (f,) = check_stereo(x)
+    assert f.severity == "warn" and f.channel == 1 and f.message.startswith("the right channel is digital silence")
+    assert check_stereo(np.zeros_like(x)) == []  # an all-silent file is the silence check's
+    quiet = x.copy()
+    quiet[1] = 1e-4 * np.sign(x[0])  # a very quiet side is still a side: not dead
+    assert [g.check for g in check_stereo(quiet) if "digital silence" in g.message] == []
 
 
 def test_loudness_matches_pyloudnorm(clean_loops):

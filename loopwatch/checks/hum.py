@@ -80,7 +80,8 @@ def repetition_period(x: np.ndarray, sr: int = 48000, *, min_s: float = 1.0, min
 
     The channel mean, low-passed and decimated to 1 kHz, is correlated with
     itself (normalised over the overlap of each lag, at 1/8-sample steps). The period is the
-    first lag of at least ``min_s`` and at most half the file (two repeats)
+    first lag of at least ``min_s`` and at most a third of the file (three repeats: a loop whose
+    own bars repeat once is not yet a file that repeats)
     whose correlation reaches ``min_corr`` and comes within 0.1 of the best
     lag's, moved up to its local maximum: the loop's own length rather than a
     multiple of it. Precise to about 0.1 ms.
@@ -88,7 +89,7 @@ def repetition_period(x: np.ndarray, sr: int = 48000, *, min_s: float = 1.0, min
     x = np.asarray(x)
     n = x.shape[-1] // DECIMATE
     rate = sr / DECIMATE
-    lo, hi = int(np.ceil(min_s * rate)), n // 2
+    lo, hi = int(np.ceil(min_s * rate)), n // 3
     if hi <= lo:
         return None
     from scipy.signal import resample_poly

@@ -1,4 +1,4 @@
-"""Stereo: fake stereo (identical channels) and polarity inversion (L = -R).
+"""Stereo: a dead channel, fake stereo (identical channels) and polarity inversion (L = -R).
 
 Only the first two channels are compared (the stereo pair of a multichannel
 file). The measures are the Pearson correlation of L and R over the file and
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from loopwatch.checks._common import as_array, db_power, finding
+from loopwatch.checks._common import DIGITAL_ZERO, as_array, db_power, finding
 from loopwatch.findings import Finding
 
 NAME = "stereo"
@@ -45,7 +45,8 @@ def check_stereo(
     identical_tol_db: float = -90.0,
     min_level_db: float = -70.0,
 ) -> list[Finding]:
-    """Flag polarity inversion (``warn``; ``error`` when the mono sum cancels by 20 dB or more) and fake stereo (``info``).
+    """Flag a dead channel (``warn``: one side digital silence throughout while the other plays), polarity inversion
+    (``warn``; ``error`` when the mono sum cancels by 20 dB or more) and fake stereo (``info``).
 
     Parameters
     ----------
@@ -70,6 +71,13 @@ def check_stereo(
     p = max(float(np.dot(l, l)), float(np.dot(r, r))) / n
     if db_power(p) < min_level_db:
         return []
+    silent = [ch for ch, c in enumerate((l, r)) if float(np.max(np.abs(c))) < DIGITAL_ZERO]
+    if silent:  # the other channel plays (the file is above min_level_db): one side never made a sound
+        ch = silent[0]
+        side, other = ("left", "right") if ch == 0 else ("right", "left")
+        return [finding(NAME, "warn", 0.0, dur, 0.0, "", f"the {side} channel is digital silence from start to end "
+                        f"while the {other} plays: a dead input or a mono source recorded on one side of a stereo "
+                        "track", channel=ch)]
     d = l - r
     diff = float(np.dot(d, d)) / n
     if db_power(diff / p) <= identical_tol_db:
