@@ -88,7 +88,7 @@ CHECKS: dict[str, CheckSpec] = {
         CheckSpec("hum", check_hum, "50/60 Hz mains hum", ("mains", "buzz")),
         CheckSpec("dc-offset", check_dc_offset, "constant offset", ("dc",)),
         CheckSpec("silence", check_silence, "silent file, leading/trailing silence", ("silent",)),
-        CheckSpec("stereo", check_stereo, "polarity inversion, identical channels", ("polarity", "phase", "mono")),
+        CheckSpec("stereo", check_stereo, "dead channel, polarity inversion, identical channels", ("polarity", "phase", "mono")),
         CheckSpec("loudness", check_loudness, "integrated loudness (LUFS)", ("lufs", "level")),
         CheckSpec("length", check_length, "length vs tempo", ("tempo", "bpm", "beats")),
     )
