@@ -19,7 +19,7 @@ name               finds
 ``hum``            50/60 Hz mains hum with harmonics
 ``dc-offset``      a constant offset
 ``silence``        an all-silent file; leading or trailing digital silence
-``stereo``         polarity inversion (L = -R); identical channels
+``stereo``         a dead channel; polarity inversion (L = -R); identical channels
 ``loudness``       integrated loudness in LUFS (informational)
 ``length``         length not a whole number of beats at the loop's tempo
 =================  =============================================================
