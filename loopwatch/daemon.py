@@ -160,8 +160,7 @@ class Daemon:
         """A file, or a whole folder, is gone: clients forget the alerts of everything known under it."""
         assert self.publisher is not None
         key = str(path)
-        prefix = os.path.join(key, "")
-        for p in [key] + [p for p in self.store.known_paths() if p.startswith(prefix)]:
+        for p in [key, *self.store.paths_under(key)]:
             self.publisher.forget(p)
 
     def allowed(self, path: str) -> str | None:

@@ -391,6 +391,12 @@ class Store:
                               "ORDER BY id", (result_id, new_path)).fetchall()
         return [_alert(r) for r in rows]
 
+    def paths_under(self, folder: str) -> list[str]:
+        """Known file paths inside ``folder`` (a range over the path index, not a scan of every file)."""
+        prefix = os.path.join(folder, "")
+        return [r[0] for r in self._query("SELECT path FROM files WHERE path >= ? AND path < ? ORDER BY path",
+                                          (prefix, prefix + "\U0010ffff"))]
+
     def paths_of_result(self, result_id: int) -> list[str]:
         """The paths whose current record is this result (a file and the places it was moved to are one path)."""
         return [r[0] for r in self._query("SELECT path FROM files WHERE result_id = ? ORDER BY path", (result_id,))]

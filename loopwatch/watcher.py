@@ -165,15 +165,7 @@ class FileWatcher:
                 ident = self._watches[root][1] if known else None
                 if self._arm(root) and (not known or self._watches[root][1] != ident):
                     log.info("watching %s (it %s)", root, "came back" if known else "appeared")
-                    for dirpath, dirs, files in os.walk(root):
-                        dirs[:] = [d for d in dirs if not d.startswith(".")]
-                        for name in files:
-                            p = Path(dirpath) / name
-                            try:
-                                changed = p.stat().st_mtime
-                            except OSError:
-                                continue
-                            self.touch(p, closed=False, changed=changed)
+                    self._scan_root(root, {}, set())  # files already there (the daemon skips unchanged ones)
 
     def wanted(self, path: Path) -> bool:
         return is_candidate(path) and (self.accept is None or self.accept(path))
@@ -184,29 +176,32 @@ class FileWatcher:
         Returns the number of files marked and the known paths that no longer exist.
         """
         known = known or {}
-        marked = 0
         seen: set[str] = set()
-        for root in self.roots:
-            if not root.is_dir():
-                continue
-            for dirpath, dirs, files in os.walk(root):
-                dirs[:] = [d for d in dirs if not d.startswith(".")]
-                for name in files:
-                    p = Path(dirpath) / name
-                    if not self.wanted(p):
-                        continue
-                    key = str(p)
-                    seen.add(key)
-                    try:
-                        st = p.stat()
-                    except OSError:
-                        continue
-                    if known.get(key) == (st.st_size, st.st_mtime_ns):
-                        continue
-                    self.touch(p, closed=False, changed=st.st_mtime)
-                    marked += 1
+        marked = sum(self._scan_root(root, known, seen) for root in self.roots if root.is_dir())
         gone = [p for p in known if p not in seen and any(_under(p, r) for r in self.roots) and not os.path.exists(p)]
         return marked, gone
+
+    def _scan_root(self, root: Path, known: dict[str, tuple[int | None, int | None]], seen: set[str]) -> int:
+        """Mark the wanted files under ``root`` that are not in ``known`` as they are now; add every one to
+        ``seen``; return how many were marked."""
+        marked = 0
+        for dirpath, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in files:
+                p = Path(dirpath) / name
+                if not self.wanted(p):
+                    continue
+                key = str(p)
+                seen.add(key)
+                try:
+                    st = p.stat()
+                except OSError:
+                    continue
+                if known.get(key) == (st.st_size, st.st_mtime_ns):
+                    continue
+                self.touch(p, closed=False, changed=st.st_mtime)
+                marked += 1
+        return marked
 
     # -- events ------------------------------------------------------------------------
 

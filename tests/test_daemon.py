@@ -678,3 +678,13 @@ def test_alerts_and_client_score_json_are_journal_records(make_daemon, tmp_path,
     recs = [json.loads(line) for line in out.stdout.splitlines()]
     assert {r["type"] for r in recs} == {"alert", "file", "done"}
     assert all(r["v"] == 1 and r["ts"].endswith("Z") for r in recs)
+
+
+def test_paths_under_a_folder_are_a_range_of_the_index(tmp_path):
+    s = Store(tmp_path / "db.sqlite")
+    try:
+        for p in ("/m/a/x.wav", "/m/a/sub/y.wav", "/m/ab/z.wav", "/m/a.wav", "/m/b/w.wav"):
+            s.record_move(None, p, "h", 1, 1, 1)
+        assert s.paths_under("/m/a") == ["/m/a/sub/y.wav", "/m/a/x.wav"]
+    finally:
+        s.close()
