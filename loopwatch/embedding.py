@@ -72,11 +72,10 @@ def embed_files(
         Files that failed (unreadable, corrupt, too long...) are listed in
         ``errors`` with a one-line reason and do not stop the others.
     """
-    from loopwatch.embed import PRECISIONS, EncoderError, check_device_name
+    from loopwatch.embed import check_device_name, check_precision
 
     check_device_name(device)  # refused before anything is read, even when every file is cached
-    if precision not in PRECISIONS:
-        raise EncoderError(f"unknown precision {precision!r}: {', '.join(PRECISIONS)}")
+    check_precision(precision)
     own_cache = cache is True
     store: EmbeddingCache | None = EmbeddingCache() if cache is True else (cache or None)
     built: Encoder | None = encoder if isinstance(encoder, Encoder) else None

@@ -302,6 +302,7 @@ def check_hum(
     x, sr = as_array(audio, sr)
     if x.shape[1] == 0:
         return []
+    end = x.shape[1] / sr  # the finding spans the whole file, also when one repetition is analysed
     period = repetition_period(x, sr, min_corr=repeat_corr)
     if period is not None:
         x = x[:, : int(round(period * sr))]
@@ -321,7 +322,6 @@ def check_hum(
     lv = h["level_dbfs"]
     sev = "error" if lv >= error_dbfs else "warn"
     ks = ", ".join(f"{fk:.1f}" for _, fk, _, _ in h["harmonics"])
-    end = (x.shape[1] if period is None else int(as_array(audio, sr)[0].shape[1])) / sr
     where = "" if period is None else f"; the file repeats every {period:.3f} s, one repetition analysed"
     return [finding(NAME, sev, 0.0, end, lv, "dBFS",
                     f"{h['mains']:.0f} Hz hum at {lv:.0f} dBFS (lines at {ks} Hz{where})")]

@@ -40,6 +40,12 @@ def check_device_name(device: str | None) -> None:
     raise EncoderError(f"unknown device {device!r}: auto, cpu, mps, cuda or cuda:N")
 
 
+def check_precision(precision: str) -> None:
+    """Raise :class:`EncoderError` unless ``precision`` is one of :data:`PRECISIONS`."""
+    if precision not in PRECISIONS:
+        raise EncoderError(f"unknown precision {precision!r}: {', '.join(PRECISIONS)}")
+
+
 def get_encoder(name: str, *, device: str | None = None, precision: str = "auto") -> Encoder:
     """Build the encoder called ``name``.
 
@@ -60,8 +66,7 @@ def get_encoder(name: str, *, device: str | None = None, precision: str = "auto"
     """
     encoder_dim(name)
     check_device_name(device)
-    if precision not in PRECISIONS:
-        raise EncoderError(f"unknown precision {precision!r}: {', '.join(PRECISIONS)}")
+    check_precision(precision)
     if name == "spectral":
         from loopwatch.embed.spectral import SpectralEncoder
 

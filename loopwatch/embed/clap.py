@@ -78,8 +78,9 @@ def cpu_has_native_bf16() -> bool:
 
 def resolve_precision(device: str, precision: str = "auto") -> str:
     """Map ``auto``/``fp32``/``fp16``/``bf16`` to what will run on ``device``."""
-    if precision not in ("auto", "fp32", "fp16", "bf16"):
-        raise EncoderError(f"unknown precision {precision!r} (auto, fp32, fp16, bf16)")
+    from loopwatch.embed import check_precision
+
+    check_precision(precision)
     if precision != "auto":
         return precision
     if device.startswith("cuda"):
