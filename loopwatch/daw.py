@@ -43,6 +43,10 @@ def ableton_home(platform: str | None = None, home: Path | None = None) -> Path:
     return home / "Music" / "Ableton"
 
 
+#: The DAW presets of ``loopwatch watch --daw``.
+PRESETS = ("ableton", "reaper")
+
+
 def default_roots(daw: str, platform: str | None = None, home: Path | None = None) -> list[Path]:
     """The folders a preset watches when the user names none."""
     if daw == "ableton":

@@ -46,7 +46,9 @@ def _check_watch_args(args: list[str]) -> None:
     except Exception as exc:  # click's usage errors (typer's own copy of click)
         why = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         fail(f"the watch options are wrong: {why}")
-    if params.get("daw") not in (None, "ableton", "reaper"):
+    from loopwatch.daw import PRESETS
+
+    if params.get("daw") is not None and params["daw"] not in PRESETS:
         fail(f"the watch options are wrong: --daw must be ableton or reaper, not {params['daw']!r}")
 
 

@@ -48,7 +48,7 @@ def watch_cmd(
     accept = None
     preset = cfg["watch"].get("daw") or ""
     if preset:
-        if preset not in ("ableton", "reaper"):
+        if preset not in daws.PRESETS:
             fail(f"--daw must be ableton or reaper, not {preset!r}")
         key = "ableton_roots" if preset == "ableton" else "reaper_media"
         roots = [Path(r) for r in (root or cfg["watch"][key])] or daws.default_roots(preset)
