@@ -77,17 +77,17 @@ def loadavg() -> str:
 
 
 def ours_epochs(net, Xt, Xv, epochs: int, phase: str, c=None) -> list[float]:
-    """loopwatch's loop (as in loopwatch.detect.svdd): index batches, fused AdamW, one-pass validation."""
+    """loopwatch's loop (loopwatch.detect.svdd's own pieces): index batches, dropout masks from numpy, the fused
+    AdamW kernel called directly, one-pass validation."""
     import torch
 
-    from loopwatch.detect.svdd import _adamw
+    from loopwatch.detect.svdd import AdamW, cosine_lr, set_dropout_rng, train_epoch
 
     params = list(net.parameters()) if phase == "pretrain" else list(net.enc.parameters())
-    opt = _adamw(params, 1e-3, 1e-5)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=1000, eta_min=5e-6)
+    opt = AdamW(params, 1e-5)
+    set_dropout_rng(net, np.random.default_rng([0, 1]))
     rng = np.random.default_rng(0)
     n = Xt.shape[0]
-    starts = [s for s in range(0, n, 32) if n - s >= 2]
 
     def loss_fn(x):
         if phase == "pretrain":
@@ -95,23 +95,15 @@ def ours_epochs(net, Xt, Xv, epochs: int, phase: str, c=None) -> list[float]:
         return torch.mean(torch.sum((net.encode(x) - c) ** 2, dim=1))
 
     times = []
-    for _ in range(epochs):
+    for epoch in range(epochs):
         t0 = time.perf_counter()
         net.train()
         perm = torch.from_numpy(rng.permutation(n))
-        total = torch.zeros(())
-        for s in starts:
-            xb = Xt.index_select(0, perm[s: s + 32])
-            loss = loss_fn(xb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.detach() * xb.shape[0]
-        sched.step()
+        total, rows = train_epoch(loss_fn, opt, Xt, perm, 32, cosine_lr(epoch, 1000, 1e-3, 5e-6))
         net.eval()
         with torch.no_grad():
             float(loss_fn(Xv))
-        float(total)
+        float(total) / rows
         times.append(time.perf_counter() - t0)
     return times
 

@@ -177,7 +177,7 @@ def test_network_architecture_and_residual_links():
     assert widths == [(32, 64), (64, 128), (128, 256), (256, 512), (512, 20)]
     assert all(m.bias is None for m in net.modules() if isinstance(m, nn.Linear))
     block = net.enc[0]
-    assert [type(m) for m in block] == [nn.Linear, nn.BatchNorm1d, nn.ELU, nn.Dropout]
+    assert [type(m) for m in block][:3] == [nn.Linear, nn.BatchNorm1d, nn.ELU] and isinstance(block[3], nn.Dropout)
     assert not block[1].affine  # no learnable shift: it would act as a bias (see loopwatch.detect.svdd)
     assert block[2].alpha == 0.1 and block[3].p == 0.2
     assert isinstance(net.enc[-1], nn.Linear) and isinstance(net.dec[-1], nn.Linear)
@@ -202,6 +202,81 @@ def test_network_architecture_and_residual_links():
         plain.load_state_dict(net.state_dict())
         plain.eval()
         assert not torch.allclose(plain(x), expected)
+
+
+def test_dropout_masks_from_a_numpy_generator():
+    """With a generator set, dropout keeps about 1 - p of the elements, scales them by 1 / (1 - p), repeats for the
+    same seed, passes gradients through the mask only, and does nothing in evaluation mode."""
+    import torch
+
+    from loopwatch.detect.svdd import build_network, set_dropout_rng
+
+    net = build_network(20, [512, 256, 128, 64, 32], 0.2, 0.1, residual=True)
+    drop = net.enc[0][3]
+    x = torch.ones(64, 512, requires_grad=True)
+    outs = []
+    for _ in range(2):
+        set_dropout_rng(net, np.random.default_rng([7, 1]))
+        drop.train()
+        outs.append(drop(x))
+    y = outs[0]
+    assert torch.equal(outs[0], outs[1])
+    assert set(torch.unique(y.detach()).tolist()) == {0.0, 1.25}
+    assert abs(float((y == 0).float().mean()) - 0.2) < 0.02
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())
+    set_dropout_rng(net, np.random.default_rng([8, 1]))
+    assert not torch.equal(drop(x), y)
+    drop.eval()
+    assert drop(x) is x
+    drop.train()
+    drop.p = 0.0
+    assert drop(x) is x
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_adamw_steps_equal_torch_adamw(kernel):
+    """loopwatch's AdamW calls torch's fused kernel directly: the same parameters to the bit as
+    torch.optim.AdamW(fused=True) over steps with a changing learning rate; its fallback (no kernel) is torch's
+    optimizer itself."""
+    import torch
+
+    from loopwatch.detect.svdd import AdamW, cosine_lr
+
+    torch.manual_seed(0)
+    a = [torch.randn(30, 20, requires_grad=True), torch.randn(20, requires_grad=True)]
+    b = [t.detach().clone().requires_grad_(True) for t in a]
+    start = a[0].detach().clone()
+    ours = AdamW(a, 1e-5, fused_kernel=kernel)
+    ref = torch.optim.AdamW(b, lr=1e-3, weight_decay=1e-5, fused=True)
+    for k in range(25):
+        lr = cosine_lr(k, 25, 1e-3, 5e-6)
+        g = [torch.randn_like(t) for t in a]
+        ours.zero_grad()
+        for t, gg in zip(a, g):
+            t.grad = gg.clone()
+        ours.step(lr)
+        ref.param_groups[0]["lr"] = lr
+        for t, gg in zip(b, g):
+            t.grad = gg.clone()
+        ref.step()
+    for t, u in zip(a, b):
+        assert torch.equal(t, u)
+    assert (a[0] - start).abs().max() > 1e-3  # it did move
+
+
+def test_cosine_lr_is_torch_cosine_annealing():
+    import torch
+
+    from loopwatch.detect.svdd import cosine_lr
+
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1e-3)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=1000, eta_min=5e-6)
+    for epoch in range(1000):
+        assert cosine_lr(epoch, 1000, 1e-3, 5e-6) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9, abs=1e-15)
+        opt.step()
+        sched.step()
+    assert cosine_lr(0, 1000, 1e-3, 5e-6) == 1e-3 and cosine_lr(1000, 1000, 1e-3, 5e-6) == pytest.approx(5e-6)
 
 
 @pytest.mark.parametrize("affine", [False, True])
