@@ -29,6 +29,7 @@ import numpy as np
 
 from loopwatch.audio import Audio, AudioError, SectionError, load
 from loopwatch.findings import Finding, severity_rank
+from loopwatch.unfinished import unfinished_finding
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ class Analyzer:
             st = os.stat(job.path)
             res.size, res.mtime_ns = st.st_size, st.st_mtime_ns
             audio = load(job.path, max_duration=self.max_duration, start_s=job.start_s or 0.0,
-                         length_s=job.length_s)
+                         length_s=job.length_s, recover=True)
             res.file_hash = self.cache.file_hash(job.path) if self.cache else _hash(job.path)
         except AudioError as exc:
             res.error = exc.reason
@@ -203,6 +204,8 @@ class Analyzer:
                 continue
             if checks:
                 res.findings = self.run_checks(audio, job)
+            if audio.unfinished:  # a recording whose writer never finished it: say so, then judge what is there
+                res.findings = [unfinished_finding(audio, job.start_s or 0.0), *res.findings]
             name = self.model_for(job.path, job.model)
             if name:
                 by_model.setdefault(name, []).append((job, audio, res))

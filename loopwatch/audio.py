@@ -84,6 +84,10 @@ class Audio:
         float32, shape ``(channels, samples)`` at ``orig_sr``: the decoded
         samples before resampling (the same array as ``data`` for a 48 kHz
         file). ``None`` when built by hand without it: the checks then use ``data``.
+    unfinished : str or None
+        Set when :func:`load` with ``recover=True`` read the audio of an
+        unfinished or truncated file: why its header was wrong, and what was
+        read (see :mod:`loopwatch.unfinished`). ``None`` for a complete file.
     """
 
     path: str
@@ -92,6 +96,7 @@ class Audio:
     orig_sr: int
     sr: int = TARGET_SR
     source: np.ndarray | None = None
+    unfinished: str | None = None
 
     @property
     def channels(self) -> int:
@@ -203,6 +208,7 @@ def load(
     max_duration: float | None = DEFAULT_MAX_DURATION_S,
     start_s: float = 0.0,
     length_s: float | None = None,
+    recover: bool = False,
 ) -> Audio:
     """Decode ``path`` to an :class:`Audio` at 48 kHz.
 
@@ -216,6 +222,12 @@ def load(
     start_s, length_s : float
         Decode only this section of the file (seconds of file time); the length
         limit then applies to the section.
+    recover : bool
+        For a WAV/RF64/AIFF file whose header is unfinished (placeholder sizes
+        left by a DAW that crashed or is still writing) or promises more than
+        the file holds, decode the whole frames that are there instead of
+        raising :class:`IncompleteFileError`, and say so in
+        :attr:`Audio.unfinished`.
 
     Raises
     ------
@@ -235,7 +247,12 @@ def load(
         raise AudioError(p, "not a regular file")
     if st.st_size == 0:
         raise AudioError(p, "empty file (0 bytes)")
-    check_container(p)
+    try:
+        check_container(p)
+    except IncompleteFileError as exc:
+        if not recover:
+            raise
+        return _recovered(p, exc.reason, max_duration, start_s, length_s)
     # libsndfile keeps the path in a 1024-byte buffer: open longer paths here and hand it the file object
     fh = open(p, "rb") if len(os.fsencode(p)) > 1000 else None  # noqa: SIM115 - closed below
     try:
@@ -266,10 +283,39 @@ def load(
     if x.shape[0] == 0:
         raise AudioError(p, "no audio samples could be decoded")
     if x.shape[0] < count * 0.99 and count - x.shape[0] > 16:
-        raise IncompleteFileError(p, f"decoded {x.shape[0]} of {count} frames: truncated, or still being written")
+        reason = f"decoded {x.shape[0]} of {count} frames: truncated, or still being written"
+        if not recover:
+            raise IncompleteFileError(p, reason)
+        return _recovered(p, reason, max_duration, start_s, length_s)
     x = x.T
     _check_finite(p, x, sr)
     return _decoded(p, x, sr)
+
+
+def _recovered(p: str, reason: str, max_duration: float | None, start_s: float, length_s: float | None) -> Audio:
+    """:func:`load` for an unfinished file: the whole frames it holds, with ``reason`` kept in ``unfinished``."""
+    from loopwatch.unfinished import read_unfinished
+
+    if start_s < 0 or (length_s is not None and length_s <= 0):
+        raise SectionError(p, "section start must be >= 0 and length > 0")
+    section = bool(start_s) or length_s is not None
+    try:
+        x, sr, what = read_unfinished(p, None if section else max_duration)
+    except AudioError as exc:
+        raise IncompleteFileError(p, f"{reason}; {exc.reason}") from None
+    if section:
+        frames = x.shape[1]
+        first = min(int(round(start_s * sr)), frames)
+        if first >= frames:
+            raise SectionError(p, f"section starts at {start_s:.3f} s, at or after the end of the audio the "
+                                  f"unfinished file holds ({frames / sr:.3f} s)")
+        stop = frames if length_s is None else min(frames, first + int(round(length_s * sr)))
+        x = np.ascontiguousarray(x[:, first:stop])
+    _check_format(p, sr, x.shape[0], x.shape[1], max_duration)
+    _check_finite(p, x, sr)
+    audio = _decoded(p, x, sr)
+    audio.unfinished = f"{reason}; read the {what} it holds"
+    return audio
 
 
 def _describe_sf_error(exc: BaseException) -> str:

@@ -9,8 +9,9 @@ A file is *ready* when all three hold:
 2. **complete**: its container agrees with its length (RIFF/RF64/W64/AIFF size
    fields, :func:`loopwatch.audio.check_container`); a file that stays
    incomplete but unchanged for ``incomplete_timeout_s`` (default 10 s) is
-   reported anyway, so a truncated file is scored (and gets its decode error)
-   rather than forgotten;
+   reported anyway, so an unfinished or truncated file is not forgotten: the
+   analysis reads the audio it holds (with a decode warning) or reports why it
+   cannot (a decode error);
 3. **interesting**: :func:`loopwatch.files.is_candidate` accepts its name
    (no sidecars such as ``.asd``/``.reapeaks``, no dot-files or temp files) and
    the watcher's ``accept`` predicate does too.

@@ -88,3 +88,21 @@ def test_list_checks():
     r = _run("--list", "--json")
     info = json.loads(r.stdout)
     assert list(info)[:3] == ["click", "discontinuity", "dropout"] and "threshold_db" in info["click"]["settings"]
+
+
+def test_unfinished_recording_is_checked_with_a_warning(library, tmp_path):
+    """A WAV whose writer never filled in its sizes (a DAW that crashed mid-take): the audio it holds is checked,
+    and a decode warning says it is unfinished; a file is not 'unreadable' for that."""
+    raw = bytearray((library / "sub" / "clicky_120bpm.wav").read_bytes())
+    raw[4:8] = b"\0\0\0\0"
+    at = raw.index(b"data") + 4
+    raw[at:at + 4] = b"\xff\xff\xff\xff"
+    p = tmp_path / "crashed take.wav"
+    p.write_bytes(bytes(raw))
+    r = _run(p, "--json")
+    assert r.returncode == 1, r.stderr
+    rec = json.loads(r.stdout)
+    checks = [f["check"] for f in rec["findings"]]
+    assert checks[0] == "decode" and "click" in checks
+    assert rec["findings"][0]["severity"] == "warn" and "placeholder" in rec["findings"][0]["message"]
+    assert rec["duration"] == pytest.approx(2.0)

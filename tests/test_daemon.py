@@ -234,6 +234,27 @@ def test_fuzzed_osc_leaves_the_daemon_serving(make_daemon, listener):
     assert d.endpoint.rejected >= 350 and d.endpoint.received >= len(junk) - 5
 
 
+def test_a_take_whose_writer_stopped_is_scored_with_a_warning(make_daemon, tmp_path, listener):
+    """A DAW that crashes mid-take leaves placeholder sizes in the header. Once the file has sat unchanged for the
+    incomplete timeout it is handed over, and the audio it holds is checked: its clipping gives an error alert and
+    a decode warning says the file is unfinished (not a 'failed' verdict with nothing checked)."""
+    d = make_daemon()
+    d.watcher.incomplete_timeout_s = 1.0
+    target = tmp_path / "watched" / "crashed take.wav"
+    x = (clipped_loop(seed=4) * 32767).astype("<i2").T.copy()
+    data = x.tobytes()
+    header = (b"RIFF" + struct.pack("<I", 0) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 2, 48000, 48000 * 4, 4, 16)
+              + b"data" + struct.pack("<I", 0))
+    target.write_bytes(header + data)
+    args = listener.wait_for(protocol.FILE, lambda a: a[0] == str(target), timeout=20)
+    assert args[1] == "error"
+    assert d.wait_idle(10)
+    alerts = [a for a in d.store.alerts(0) if a.path == str(target)]
+    decode = [a for a in alerts if a.check == "decode"]
+    assert len(decode) == 1 and decode[0].severity == "warn" and "placeholder" in decode[0].message
+    assert any(a.check == "clipping" and a.severity == "error" for a in alerts)
+
+
 def test_subscribe_and_sync_replay_missed_alerts_in_order(make_daemon, tmp_path, listener):
     d = make_daemon()
     port = d.osc_address[1]

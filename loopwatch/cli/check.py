@@ -60,6 +60,7 @@ def check_cmd(
     from loopwatch.audio import AudioError, load
     from loopwatch.checks import run_checks
     from loopwatch.files import iter_audio_files
+    from loopwatch.unfinished import unfinished_finding
 
     out = console()
     worst = EXIT_CLEAN
@@ -77,8 +78,11 @@ def check_cmd(
         for path in found:
             n_files += 1
             try:
-                audio = load(path, max_duration=cfg["audio"]["max_duration_s"])
+                audio = load(path, max_duration=cfg["audio"]["max_duration_s"], recover=True)
                 findings = run_checks(audio, only=names, config=table, min_severity=show)
+                late = unfinished_finding(audio)  # a recording whose writer never finished it
+                if late is not None and severity_rank(late.severity) >= severity_rank(show):
+                    findings = [late, *findings]
             except Exception as exc:  # noqa: BLE001 - one file's failure never stops the batch
                 worst = EXIT_ERRORS
                 if isinstance(exc, AudioError):
