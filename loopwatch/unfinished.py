@@ -88,17 +88,30 @@ def read_unfinished(path: str | os.PathLike, max_duration: float | None = None) 
     return np.ascontiguousarray(x, dtype=np.float32), sr, f"{frames / sr:.3f} s of {name}"
 
 
-def _walk_riff(p: str, fh, size: int):
-    """(format, data start, data length) of a RIFF/RF64 WAVE file; the length may exceed the file."""
-    fmt = None
-    data64 = None
+def _chunks(p: str, fh, size: int, order: str, data_id: bytes):
+    """Yield ``(position, id, length)`` of the chunks after the 12-byte form header, up to and including the
+    one named ``data_id`` (whose length may be a placeholder); a chunk that cannot fit the file is an error."""
     pos = 12
     for _ in range(_MAX_CHUNKS):
         fh.seek(pos)
         hdr = fh.read(8)
         if len(hdr) < 8:
             break
-        cid, clen = hdr[:4], struct.unpack("<I", hdr[4:])[0]
+        cid, clen = hdr[:4], struct.unpack(order + "I", hdr[4:])[0]
+        yield pos, cid, clen
+        if cid == data_id:
+            return
+        if clen == 0xFFFFFFFF or pos + 8 + clen > size:
+            raise AudioError(p, f"chunk {cid!r} has an impossible size ({clen}): its audio cannot be recovered")
+        pos += 8 + clen + (clen & 1)
+    raise AudioError(p, "no sample data chunk found: nothing to recover")
+
+
+def _walk_riff(p: str, fh, size: int):
+    """(format, data start, data length) of a RIFF/RF64 WAVE file; the length may exceed the file."""
+    fmt = None
+    data64 = None
+    for pos, cid, clen in _chunks(p, fh, size, "<", b"data"):
         if cid == b"ds64":
             body = fh.read(min(clen, 28))
             if len(body) >= 16:
@@ -114,10 +127,7 @@ def _walk_riff(p: str, fh, size: int):
             elif clen in _PLACEHOLDERS:
                 length = size  # the placeholder: up to the end of the file
             return fmt, pos + 8, length
-        if clen == 0xFFFFFFFF or pos + 8 + clen > size:
-            raise AudioError(p, f"chunk {cid!r} has an impossible size ({clen}): its audio cannot be recovered")
-        pos += 8 + clen + (clen & 1)
-    raise AudioError(p, "no sample data chunk found: nothing to recover")
+    raise AssertionError("unreachable")  # _chunks raises when no data chunk comes
 
 
 def _wav_format(p: str, body: bytes):
@@ -138,14 +148,9 @@ def _wav_format(p: str, body: bytes):
 
 
 def _walk_aiff(p: str, fh, size: int, aifc: bool):
+    """(format, sample data start, length) of an AIFF/AIFC file; the length may exceed the file."""
     fmt = None
-    pos = 12
-    for _ in range(_MAX_CHUNKS):
-        fh.seek(pos)
-        hdr = fh.read(8)
-        if len(hdr) < 8:
-            break
-        cid, clen = hdr[:4], struct.unpack(">I", hdr[4:])[0]
+    for pos, cid, clen in _chunks(p, fh, size, ">", b"SSND"):
         if cid == b"COMM":
             fmt = _aiff_format(p, fh.read(min(clen, 26)), aifc)
         elif cid == b"SSND":
@@ -154,10 +159,7 @@ def _walk_aiff(p: str, fh, size: int, aifc: bool):
             offset = struct.unpack(">I", fh.read(4).rjust(4, b"\0"))[0]
             length = size if clen in _PLACEHOLDERS else clen - 8 - offset
             return fmt, pos + 16 + offset, length
-        if clen == 0xFFFFFFFF or pos + 8 + clen > size:
-            raise AudioError(p, f"chunk {cid!r} has an impossible size ({clen}): its audio cannot be recovered")
-        pos += 8 + clen + (clen & 1)
-    raise AudioError(p, "no sample data chunk found: nothing to recover")
+    raise AssertionError("unreachable")  # _chunks raises when no SSND chunk comes
 
 
 def _aiff_format(p: str, body: bytes, aifc: bool):
