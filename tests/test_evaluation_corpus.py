@@ -297,6 +297,28 @@ def test_bench_evaluate_command(small, tmp_path):
     assert bad.exit_code == 1 and "no manifest" in bad.output
 
 
+def test_bench_evaluate_names_unreadable_corpus_files(small, tmp_path):
+    """A corpus file deleted or damaged since it was made is left out, and the terminal says so (not only the
+    report)."""
+    import shutil
+    import subprocess
+    import sys
+
+    root, _, _ = small
+    copy = tmp_path / "corpus"
+    shutil.copytree(root, copy)
+    entries = read_manifest(copy / "manifest.csv")
+    normal = [e for e in entries if e.family == "normal"]
+    (copy / normal[0].file).write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk")
+    (copy / normal[1].file).unlink()
+    r = subprocess.run([sys.executable, "-m", "loopwatch", "bench", "evaluate", str(copy), "--encoder", "basic",
+                        "--detector", "mean-distance", "--out", str(tmp_path / "res"), "--bootstrap", "0",
+                        "--no-figures"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "2 corpus file(s) could not be used" in r.stderr
+    assert normal[0].file in r.stderr and normal[1].file in r.stderr and "no such file" in r.stderr
+
+
 def test_bench_defects_on_a_users_loops(small, tmp_path):
     from typer.testing import CliRunner
 

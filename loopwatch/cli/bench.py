@@ -243,6 +243,23 @@ def evaluate_cmd(
             c.print(f"{g['kind']:>16} -> {g['check']:<10} {g['grade']:>14}  P {g['precision']:.2f}  "
                     f"R {g['recall']:.2f}  F1 {g['f1']:.2f}")
     c.print(f"report: {Path(out) / 'summary.md'}")
+    _report_unread(res)
+
+
+def _report_unread(res: dict) -> None:
+    """Say on stderr which corpus files were left out because they could not be read (summary.md lists them all)."""
+    unread: dict[str, str] = {}
+    for feats in res.get("features", {}).values():
+        unread.update(feats.get("errors") or {})
+    unread.update((res.get("checks") or {}).get("errors") or {})
+    if not unread:
+        return
+    typer.echo(f"warning: {len(unread)} corpus file(s) could not be used and were left out of the figures above:",
+               err=True)
+    for path, reason in sorted(unread.items())[:5]:
+        typer.echo(f"  {path}: {reason}", err=True)
+    if len(unread) > 5:
+        typer.echo(f"  ... and {len(unread) - 5} more (all in summary.md)", err=True)
 
 
 def register(app: typer.Typer) -> None:
