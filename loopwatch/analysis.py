@@ -187,6 +187,11 @@ class Analyzer:
         except OSError as exc:
             res.error = f"cannot read: {exc.strerror or exc}"
             return None, res
+        except Exception as exc:  # a decoder bug or an absurd file must cost this file only, never the batch
+            log.exception("decoding %s failed", job.path)
+            first = (str(exc).splitlines() or [""])[0]
+            res.error = f"cannot decode: {type(exc).__name__}: {first}" if first else f"cannot decode: {type(exc).__name__}"
+            return None, res
         res.duration = audio.duration
         return audio, res
 

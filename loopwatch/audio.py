@@ -293,28 +293,32 @@ def load(
 
 
 def _recovered(p: str, reason: str, max_duration: float | None, start_s: float, length_s: float | None) -> Audio:
-    """:func:`load` for an unfinished file: the whole frames it holds, with ``reason`` kept in ``unfinished``."""
-    from loopwatch.unfinished import read_unfinished
+    """:func:`load` for an unfinished file: the whole frames it holds (or the section asked for), with ``reason``
+    kept in ``unfinished``."""
+    from loopwatch.unfinished import probe_unfinished, read_frames
 
     if start_s < 0 or (length_s is not None and length_s <= 0):
         raise SectionError(p, "section start must be >= 0 and length > 0")
-    section = bool(start_s) or length_s is not None
     try:
-        x, sr, what = read_unfinished(p, None if section else max_duration)
+        lay = probe_unfinished(p)
     except AudioError as exc:
         raise IncompleteFileError(p, f"{reason}; {exc.reason}") from None
-    if section:
-        frames = x.shape[1]
-        first = min(int(round(start_s * sr)), frames)
-        if first >= frames:
+    first, count = 0, lay.frames
+    if start_s or length_s is not None:
+        first = min(int(round(start_s * lay.sr)), lay.frames)
+        count = lay.frames - first if length_s is None else min(int(round(length_s * lay.sr)), lay.frames - first)
+        if first >= lay.frames:
             raise SectionError(p, f"section starts at {start_s:.3f} s, at or after the end of the audio the "
-                                  f"unfinished file holds ({frames / sr:.3f} s)")
-        stop = frames if length_s is None else min(frames, first + int(round(length_s * sr)))
-        x = np.ascontiguousarray(x[:, first:stop])
-    _check_format(p, sr, x.shape[0], x.shape[1], max_duration)
-    _check_finite(p, x, sr)
-    audio = _decoded(p, x, sr)
-    audio.unfinished = f"{reason}; read the {what} it holds"
+                                  f"unfinished file holds ({lay.duration:.3f} s)")
+        if count <= 0:
+            raise SectionError(p, f"a section of {length_s} s holds no whole frame at {lay.sr} Hz")
+    _check_format(p, lay.sr, lay.channels, count, max_duration)
+    x = read_frames(p, lay, first, count)
+    if x.shape[1] == 0:
+        raise IncompleteFileError(p, f"{reason}; the file shrank while it was read")
+    _check_finite(p, x, lay.sr)
+    audio = _decoded(p, x, lay.sr)
+    audio.unfinished = f"{reason}; read the {lay.describe(x.shape[1])} it holds"
     return audio
 
 
@@ -365,7 +369,7 @@ def check_container(path: str | os.PathLike) -> bool:
         if declared in (0, 0xFFFFFFFF):
             raise IncompleteFileError(p, "WAV header has a placeholder size: unfinished (still being written, or its writer stopped)")
         _check_declared(p, declared + 8, size)
-        _check_riff_data(p, head, size)
+        _check_riff_data(p, size)
         return True
     elif magic in (b"RF64", b"BW64") and form == b"WAVE":
         if head[12:16] != b"ds64" or len(head) < 28:
@@ -399,21 +403,30 @@ def _check_declared(p: str, declared_total: int, size: int) -> None:
         )
 
 
-def _check_riff_data(p: str, head: bytes, size: int) -> None:
-    """Walk the RIFF chunks in the first 4 KB and check the data chunk fits in the file."""
-    pos = 12
-    while pos + 8 <= len(head):
-        cid = head[pos : pos + 4]
-        clen = struct.unpack_from("<I", head, pos + 4)[0]
-        if cid == b"data":
-            if clen in (0, 0xFFFFFFFF) and size > pos + 8:
-                raise IncompleteFileError(p, "WAV data chunk has a placeholder size: still being written")
-            if pos + 8 + clen > size:
-                raise IncompleteFileError(
-                    p, f"data chunk says {clen} bytes but only {size - pos - 8} follow: truncated, or still being written"
-                )
-            return
-        pos += 8 + clen + (clen & 1)
+def _check_riff_data(p: str, size: int) -> None:
+    """Walk the RIFF chunks (seeking, so a data chunk behind a large JUNK or bext chunk is reached too) and check
+    the data chunk fits in the file."""
+    try:
+        with open(p, "rb") as fh:
+            pos = 12
+            for _ in range(1024):
+                fh.seek(pos)
+                hdr = fh.read(8)
+                if len(hdr) < 8:
+                    return
+                cid, clen = hdr[:4], struct.unpack("<I", hdr[4:])[0]
+                if cid == b"data":
+                    if clen in (0, 0xFFFFFFFF) and size > pos + 8:
+                        raise IncompleteFileError(p, "WAV data chunk has a placeholder size: still being written")
+                    if pos + 8 + clen > size:
+                        raise IncompleteFileError(
+                            p, f"data chunk says {clen} bytes but only {size - pos - 8} follow: truncated, or still "
+                               "being written"
+                        )
+                    return
+                pos += 8 + clen + (clen & 1)
+    except OSError as exc:
+        raise AudioError(p, f"cannot read: {exc.strerror or exc}") from None
 
 
 def container_complete(path: str | os.PathLike) -> bool:

@@ -75,6 +75,7 @@ class Daemon:
         self._threads: list[threading.Thread] = []
         self._last_status: tuple[str, int] | None = None
         self.processed = 0
+        self._failures: dict[int, int] = {}  # queue item id -> unexpected analysis failures so far
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -272,13 +273,53 @@ class Daemon:
                 self._work.clear()
                 continue
             self._set_state("busy")
-            try:
-                self._process(items)
-            except Exception:
-                log.exception("worker error; the batch goes back to the queue")
-                self.store.release(items)
-                time.sleep(1.0)
+            self._process_guarded(items)
         # Items claimed but not processed cannot exist here: a batch is always finished.
+
+    #: Unexpected failures one file's analysis may have before it is given up with a decode alert saying why.
+    MAX_FAILURES = 3
+
+    def _process_guarded(self, items: list[QueueItem]) -> None:
+        """:meth:`_process`, such that no file can stall the queue.
+
+        An unexpected error in a batch sends each of its files through again on its own, so the others go
+        on. A file that fails alone goes back to the queue (the cause may pass: a full disk, a busy GPU) until
+        it has failed :attr:`MAX_FAILURES` times; then it is given up with a ``decode`` error alert naming the
+        error, so it is not retried forever and not forgotten either.
+        """
+        try:
+            self._process(items)
+            for it in items:
+                self._failures.pop(it.id, None)
+            return
+        except Exception as exc:  # noqa: BLE001 - the daemon must keep running
+            error = exc
+            log.exception("worker error on %d file(s)", len(items))
+        pending = [it for it in items if self.store.item_state(it.id) == "working"]
+        if len(pending) > 1:
+            for it in pending:
+                self._process_guarded([it])
+            return
+        if not pending:
+            return
+        it = pending[0]
+        n = self._failures.get(it.id, 0) + 1
+        if n < self.MAX_FAILURES:
+            self._failures[it.id] = n
+            self.store.release([it])
+            time.sleep(1.0)
+            return
+        self._failures.pop(it.id, None)
+        first = (str(error).splitlines() or [""])[0]
+        reason = f"analysis failed {n} times ({type(error).__name__}{': ' + first if first else ''}); given up"
+        res = FileResult(path=it.path, start_s=it.start_s, length_s=it.length_s, error=reason)
+        try:
+            assert self.publisher is not None
+            self.publisher.publish_result(it, res)
+            log.error("%s: %s", Path(it.path).name, reason)
+        except Exception:  # noqa: BLE001 - even recording the failure failed: keep the item out of the loop
+            log.exception("could not record the failure of %s", it.path)
+            self.store.mark_done(it, state="failed", error=reason)
 
     def _process(self, items: list[QueueItem]) -> None:
         assert self.publisher is not None

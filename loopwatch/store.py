@@ -344,6 +344,11 @@ class Store:
                        (state, now, error, item.id))
         return result_id, records
 
+    def item_state(self, item_id: int) -> str | None:
+        """The queue state of an item (``pending``, ``working``, ``done``, ``failed``), None when it is gone."""
+        rows = self._query("SELECT state FROM queue WHERE id = ?", (item_id,))
+        return rows[0][0] if rows else None
+
     def mark_done(self, item: QueueItem, *, state: str = "done", error: str | None = None) -> None:
         with self._tx() as db:
             db.execute("UPDATE queue SET state = ?, finished = ?, error = ? WHERE id = ?",

@@ -1,19 +1,23 @@
 """The audio an unfinished WAV, RF64 or AIFF file already holds.
 
 A DAW writes a recording's header first, with placeholder sizes (0 or
-0xFFFFFFFF), streams the samples after it, and fills the sizes in when it
-closes the file. When it crashes, is killed, or loses its disk first, the
-samples are there but the header never says how many: libsndfile then reads
-no frames at all, or stops where the placeholder says. :func:`read_unfinished`
-walks the chunks itself, takes the sample format from the ``fmt `` (or
-``COMM``) chunk and reads every whole frame between the start of the sample
-data and the end of the file (or the end the header declares, if that comes
-first).
+0xFFFFFFFF; libsndfile writes an 8-byte sample chunk), streams the samples
+after it, and fills the sizes in when it closes the file. When it crashes, is
+killed, or loses its disk first, the samples are there but the header never
+says how many: libsndfile then reads no frames at all, or stops where the
+placeholder says. :func:`probe_unfinished` walks the chunks itself and takes
+the sample format from the ``fmt `` (or ``COMM``) chunk; the sample data runs
+from there to the end of the file, or to the end the header declares if that
+comes first, or, when the size was a placeholder, to a metadata chunk a tagger
+appended after the samples (``LIST``, ``id3``, ``bext``...: a chunk chain that
+ends exactly at the end of the file). :func:`read_frames` then reads any range
+of its whole frames, so a section costs only its own memory.
 
-Only uncompressed sample data can be recovered this way: integer PCM of 8, 16,
-24 or 32 bits and IEEE float of 32 or 64 bits, in WAV (``RIFF``), RF64/BW64
-and AIFF/AIFC (``NONE``, ``sowt``, ``fl32``, ``fl64``). Everything else gives
-an :class:`~loopwatch.audio.AudioError` naming the reason.
+Only uncompressed sample data can be recovered this way: integer PCM of 1 to
+32 bits in 1 to 4 bytes and IEEE float of 32 or 64 bits, in WAV (``RIFF``,
+including WAVE_FORMAT_EXTENSIBLE), RF64/BW64 and AIFF/AIFC (``NONE``,
+``twos``, ``sowt``, ``in24``, ``in32``, ``raw ``, ``fl32``, ``fl64``).
+Everything else gives an :class:`~loopwatch.audio.AudioError` naming the reason.
 """
 
 from __future__ import annotations
@@ -21,20 +25,70 @@ from __future__ import annotations
 import math
 import os
 import struct
+from dataclasses import dataclass
 
 import numpy as np
 
-from loopwatch.audio import Audio, AudioError
+from loopwatch.audio import MAX_CHANNELS, MAX_SR, MIN_SR, Audio, AudioError
 from loopwatch.findings import Finding
 
-#: Most chunks walked before the sample data (a sane file has a handful).
-_MAX_CHUNKS = 64
-_PLACEHOLDERS = (0, 0xFFFFFFFF)
+#: Most chunks walked before the sample data.
+_MAX_CHUNKS = 1024
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
+_W64_RIFF = bytes.fromhex("726966662e91cf11a5d628db04c10000")
+#: Chunks that writers and taggers put after the sample data.
+_TRAILERS = {
+    "<": (b"LIST", b"id3 ", b"ID3 ", b"bext", b"iXML", b"_PMX", b"cue ", b"smpl", b"inst", b"acid", b"JUNK",
+          b"junk", b"PAD ", b"fact", b"axml", b"umid", b"cart", b"DISP", b"PEAK", b"labl", b"note"),
+    ">": (b"COMT", b"MARK", b"INST", b"APPL", b"ID3 ", b"NAME", b"AUTH", b"(c) ", b"ANNO", b"CHAN", b"MIDI",
+          b"AESD", b"FVER"),
+}
+#: How far before the end of the file a trailing chunk is looked for.
+_TRAILER_WINDOW = 1 << 20
+_NOT = "its audio cannot be recovered"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where an unfinished file's samples are and how they are stored.
+
+    ``start`` is the byte offset of the first frame, ``frames`` the number of
+    whole frames there; ``kind`` is ``"int"``, ``"uint"`` (offset binary) or
+    ``"float"``; ``bits`` the significant bits of an integer sample (at most
+    ``8 * width``).
+    """
+
+    channels: int
+    sr: int
+    width: int
+    kind: str
+    big_endian: bool
+    bits: int
+    start: int
+    frames: int
+
+    @property
+    def block(self) -> int:
+        return self.channels * self.width
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.sr
+
+    def describe(self, frames: int | None = None) -> str:
+        """``"12.345 s of 24-bit PCM"`` (for ``frames``, by default all of them)."""
+        n = self.frames if frames is None else frames
+        if self.kind == "float":
+            name = f"{8 * self.width}-bit float"
+        elif self.bits < 8 * self.width:
+            name = f"{self.bits}-bit PCM in {8 * self.width}-bit words"
+        else:
+            name = f"{self.bits}-bit PCM"
+        return f"{n / self.sr:.3f} s of {name}"
 
 
 def read_unfinished(path: str | os.PathLike, max_duration: float | None = None) -> tuple[np.ndarray, int, str]:
-    """Decode the whole frames of an unfinished or truncated WAV/RF64/AIFF file.
+    """Decode every whole frame of an unfinished or truncated WAV/RF64/AIFF file.
 
     Parameters
     ----------
@@ -55,37 +109,78 @@ def read_unfinished(path: str | os.PathLike, max_duration: float | None = None) 
     Raises
     ------
     AudioError
-        When the file is no WAV/RF64/AIFF, its format chunk is missing or unreadable, the sample data is
-        compressed, or not one whole frame follows the header.
+        When the file is no WAV/RF64/AIFF, its format chunk is missing, unreadable or impossible, the
+        sample data is compressed, or not one whole frame follows the header.
+    """
+    p = str(path)
+    lay = probe_unfinished(p)
+    if max_duration is not None and lay.duration > max_duration:
+        raise AudioError(p, f"{lay.duration:.1f} s is longer than the {max_duration:g} s maximum")
+    return read_frames(p, lay), lay.sr, lay.describe()
+
+
+def probe_unfinished(path: str | os.PathLike) -> Layout:
+    """The :class:`Layout` of an unfinished or truncated WAV/RF64/AIFF file (reads headers only).
+
+    Raises :class:`~loopwatch.audio.AudioError` as :func:`read_unfinished` does.
     """
     p = str(path)
     try:
         with open(p, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            head = fh.read(12)
+            head = fh.read(16)
             if len(head) < 12:
                 raise AudioError(p, f"header truncated ({len(head)} bytes): no audio to recover")
             if head[8:12] == b"WAVE" and head[:4] in (b"RIFF", b"RF64", b"BW64"):
-                fmt, start, length = _walk_riff(p, fh, size)
+                fmt, start, end, open_ended = _walk_riff(p, fh, size)
+                order = "<"
             elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-                fmt, start, length = _walk_aiff(p, fh, size, head[8:12] == b"AIFC")
+                fmt, start, end, open_ended = _walk_aiff(p, fh, size, head[8:12] == b"AIFC")
+                order = ">"
+            elif head[:16] == _W64_RIFF:
+                raise AudioError(p, f"recovering unfinished Wave64 (W64) files is not supported: {_NOT}")
             else:
-                raise AudioError(p, "not a WAV, RF64 or AIFF file: its audio cannot be recovered")
-            channels, sr, width, kind, big_endian = fmt
-            block = channels * width
-            frames = min(length, size - start) // block
-            if frames <= 0:
-                raise AudioError(p, "no whole audio frame after the header: nothing to recover")
-            if max_duration is not None and frames / sr > max_duration:
-                raise AudioError(p, f"{frames / sr:.1f} s is longer than the {max_duration:g} s maximum")
-            fh.seek(start)
-            raw = fh.read(frames * block)
+                raise AudioError(p, f"not a WAV, RF64 or AIFF file: {_NOT}")
+            end = min(end, size)
+            if open_ended:
+                end = _trailer_start(fh, start, end, order)
     except OSError as exc:
         raise AudioError(p, f"cannot read: {exc.strerror or exc}") from None
-    frames = len(raw) // block
-    x = _samples(raw[: frames * block], width, kind, big_endian).reshape(frames, channels).T
-    name = f"{8 * width}-bit {'float' if kind == 'float' else 'PCM'}"
-    return np.ascontiguousarray(x, dtype=np.float32), sr, f"{frames / sr:.3f} s of {name}"
+    channels, sr, width, kind, big_endian, bits = fmt
+    frames = (end - start) // (channels * width)
+    if frames <= 0:
+        raise AudioError(p, "no whole audio frame after the header: nothing to recover")
+    return Layout(channels, sr, width, kind, big_endian, bits, start, frames)
+
+
+def read_frames(path: str | os.PathLike, layout: Layout, first: int = 0, count: int | None = None) -> np.ndarray:
+    """Frames ``first`` to ``first + count`` (by default to the end) of a probed file, float32 ``(channels, n)``."""
+    p = str(path)
+    first = max(0, min(int(first), layout.frames))
+    n = layout.frames - first if count is None else max(0, min(int(count), layout.frames - first))
+    try:
+        with open(p, "rb") as fh:
+            fh.seek(layout.start + first * layout.block)
+            raw = fh.read(n * layout.block)
+    except OSError as exc:
+        raise AudioError(p, f"cannot read: {exc.strerror or exc}") from None
+    n = len(raw) // layout.block  # the file may have shrunk since it was probed
+    x = _samples(raw[: n * layout.block], layout).reshape(n, layout.channels).T
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def unfinished_finding(audio: Audio, offset: float = 0.0) -> Finding | None:
+    """The ``decode`` warning for audio read from an unfinished file (``audio.unfinished``), or None.
+
+    It spans the audio read, starting at ``offset`` seconds of file time (a section's start).
+    """
+    if not audio.unfinished:
+        return None
+    d = round(float(audio.duration), 6)
+    return Finding("decode", "warn", round(float(offset), 6), round(float(offset) + d, 6), d, "s", audio.unfinished)
+
+
+# --- containers ---------------------------------------------------------------------------------------------
 
 
 def _chunks(p: str, fh, size: int, order: str, data_id: bytes):
@@ -102,13 +197,13 @@ def _chunks(p: str, fh, size: int, order: str, data_id: bytes):
         if cid == data_id:
             return
         if clen == 0xFFFFFFFF or pos + 8 + clen > size:
-            raise AudioError(p, f"chunk {cid!r} has an impossible size ({clen}): its audio cannot be recovered")
+            raise AudioError(p, f"chunk {cid!r} has an impossible size ({clen}): {_NOT}")
         pos += 8 + clen + (clen & 1)
     raise AudioError(p, "no sample data chunk found: nothing to recover")
 
 
 def _walk_riff(p: str, fh, size: int):
-    """(format, data start, data length) of a RIFF/RF64 WAVE file; the length may exceed the file."""
+    """(format, data start, data end, open-ended) of a RIFF/RF64 WAVE file; the end may lie past the file."""
     fmt = None
     data64 = None
     for pos, cid, clen in _chunks(p, fh, size, "<", b"data"):
@@ -120,104 +215,135 @@ def _walk_riff(p: str, fh, size: int):
             fmt = _wav_format(p, fh.read(min(clen, 40)))
         elif cid == b"data":
             if fmt is None:
-                raise AudioError(p, "no format chunk before the sample data: its audio cannot be recovered")
-            length = clen
+                raise AudioError(p, f"no format chunk before the sample data: {_NOT}")
+            start = pos + 8
             if clen == 0xFFFFFFFF and data64:
-                length = data64
-            elif clen in _PLACEHOLDERS:
-                length = size  # the placeholder: up to the end of the file
-            return fmt, pos + 8, length
+                return fmt, start, start + data64, False
+            if clen in (0, 0xFFFFFFFF):  # the placeholder: up to the end of the file, or of the samples
+                return fmt, start, size, True
+            return fmt, start, start + clen, False
     raise AssertionError("unreachable")  # _chunks raises when no data chunk comes
 
 
 def _wav_format(p: str, body: bytes):
     if len(body) < 16:
-        raise AudioError(p, "format chunk truncated: its audio cannot be recovered")
+        raise AudioError(p, f"format chunk truncated: {_NOT}")
     tag, channels, sr, _rate, block, bits = struct.unpack_from("<HHIIHH", body)
+    _check_rate_channels(p, channels, sr)
+    width = block // channels
     if tag == _EXTENSIBLE and len(body) >= 26:
+        valid = struct.unpack_from("<H", body, 18)[0]
+        bits = valid if 0 < valid <= bits else bits
         tag = struct.unpack_from("<H", body, 24)[0]  # the first two bytes of the sub-format GUID
-    width = block // channels if channels else 0
-    if tag == _PCM and width in (1, 2, 3, 4) and bits <= 8 * width:
-        kind = "uint" if width == 1 else "int"
-    elif tag == _FLOAT and width in (4, 8):
-        kind = "float"
-    else:
-        raise AudioError(p, f"sample format {tag:#x} with {bits} bits in {width}-byte samples is compressed or "
-                            "unusual: its audio cannot be recovered")
-    return _checked(p, channels, sr, width, kind, False)
+    if tag == _PCM and width in (1, 2, 3, 4) and 0 < bits <= 8 * width:
+        return channels, sr, width, "uint" if width == 1 else "int", False, bits
+    if tag == _FLOAT and width in (4, 8):
+        return channels, sr, width, "float", False, 8 * width
+    raise AudioError(p, f"sample format {tag:#x} with {bits} bits in {width}-byte samples is compressed or "
+                        f"unusual: {_NOT}")
 
 
 def _walk_aiff(p: str, fh, size: int, aifc: bool):
-    """(format, sample data start, length) of an AIFF/AIFC file; the length may exceed the file."""
+    """(format, sample data start, end, open-ended) of an AIFF/AIFC file; the end may lie past the file."""
     fmt = None
     for pos, cid, clen in _chunks(p, fh, size, ">", b"SSND"):
         if cid == b"COMM":
             fmt = _aiff_format(p, fh.read(min(clen, 26)), aifc)
         elif cid == b"SSND":
             if fmt is None:
-                raise AudioError(p, "no COMM chunk before the sample data: its audio cannot be recovered")
-            offset = struct.unpack(">I", fh.read(4).rjust(4, b"\0"))[0]
-            length = size if clen in _PLACEHOLDERS else clen - 8 - offset
-            return fmt, pos + 16 + offset, length
+                raise AudioError(p, f"no COMM chunk before the sample data: {_NOT}")
+            offset = struct.unpack(">I", fh.read(4).ljust(4, b"\0"))[0]
+            start = pos + 16 + offset
+            if clen in (0, 0xFFFFFFFF) or clen <= 8 + offset:
+                # a placeholder, or libsndfile's size of an SSND chunk with no samples yet: to the end
+                return fmt, start, size, True
+            return fmt, start, pos + 8 + clen, False
     raise AssertionError("unreachable")  # _chunks raises when no SSND chunk comes
 
 
 def _aiff_format(p: str, body: bytes, aifc: bool):
     if len(body) < 18:
-        raise AudioError(p, "COMM chunk truncated: its audio cannot be recovered")
+        raise AudioError(p, f"COMM chunk truncated: {_NOT}")
     channels, _frames, bits = struct.unpack_from(">HIH", body)
     sr = _extended(body[8:18])
-    width = (bits + 7) // 8
+    _check_rate_channels(p, channels, sr)
     comp = body[18:22] if aifc and len(body) >= 22 else b"NONE"
-    if comp == b"NONE" and width in (1, 2, 3, 4):
-        return _checked(p, channels, sr, width, "int", True)
-    if comp == b"sowt" and width in (2, 3, 4):
-        return _checked(p, channels, sr, width, "int", False)
-    if comp.lower() in (b"fl32", b"fl64"):
-        return _checked(p, channels, sr, 4 if comp.lower() == b"fl32" else 8, "float", True)
-    raise AudioError(p, f"AIFF compression {comp!r} is not plain samples: its audio cannot be recovered")
+    fixed = {b"in24": (3, "int", True), b"in32": (4, "int", True), b"fl32": (4, "float", True),
+             b"FL32": (4, "float", True), b"fl64": (8, "float", True), b"FL64": (8, "float", True),
+             b"raw ": (1, "uint", True)}
+    if comp in fixed:
+        width, kind, big = fixed[comp]
+        return channels, sr, width, kind, big, 8 * width
+    if comp in (b"NONE", b"twos", b"sowt"):
+        if not 1 <= bits <= 32:
+            raise AudioError(p, f"COMM chunk gives {bits}-bit samples: {_NOT}")
+        return channels, sr, (bits + 7) // 8, "int", comp != b"sowt", bits
+    raise AudioError(p, f"AIFF compression {comp.decode('latin-1')!r} is not plain samples: {_NOT}")
+
+
+def _check_rate_channels(p: str, channels: int, sr: int) -> None:
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise AudioError(p, f"header gives {channels} channels; 1 to {MAX_CHANNELS} are supported")
+    if not MIN_SR <= sr <= MAX_SR:
+        raise AudioError(p, f"header gives a sample rate of {sr} Hz, outside {MIN_SR}-{MAX_SR} Hz")
 
 
 def _extended(b: bytes) -> int:
-    """An 80-bit IEEE extended float (AIFF's sample rate) as an int (0 when it is not a number)."""
+    """An 80-bit IEEE extended float (AIFF's sample rate) as an int (0 when it is not a usable number)."""
     exp = ((b[0] & 0x7F) << 8) | b[1]
     mant = int.from_bytes(b[2:10], "big")
-    if exp == 0x7FFF or mant == 0:
+    if exp == 0x7FFF or mant == 0 or exp > 16383 + 64:  # not a number, zero, or far beyond any sample rate
         return 0
     value = math.ldexp(mant, exp - 16383 - 63)
     return int(round(-value if b[0] & 0x80 else value))
 
 
-def _checked(p: str, channels: int, sr: int, width: int, kind: str, big_endian: bool):
-    if not 1 <= channels <= 64 or sr <= 0:
-        raise AudioError(p, f"header gives {channels} channels at {sr} Hz: its audio cannot be recovered")
-    return channels, sr, width, kind, big_endian
+def _trailer_start(fh, start: int, end: int, order: str) -> int:
+    """Where the samples of an open-ended sample chunk stop: at the first known chunk in the last megabyte
+    whose chunk chain ends exactly at ``end`` (a tag a tool appended after the samples), else ``end``."""
+    lo = max(start, end - _TRAILER_WINDOW)
+    fh.seek(lo)
+    tail = fh.read(end - lo)
+    best = len(tail)
+    for cid in _TRAILERS[order]:
+        i = tail.find(cid)
+        while 0 <= i < best:
+            if _chain_ends_at(tail, i, order):
+                best = i
+                break
+            i = tail.find(cid, i + 1)
+    return lo + best
 
 
-def _samples(raw: bytes, width: int, kind: str, big_endian: bool) -> np.ndarray:
-    """Interleaved samples as float32, integers scaled by 2^(bits-1) (8-bit WAV is offset binary)."""
-    order = ">" if big_endian else "<"
-    if kind == "float":
+def _chain_ends_at(tail: bytes, i: int, order: str) -> bool:
+    """True when chunks starting at ``tail[i]`` follow each other to exactly the end of ``tail``."""
+    for _ in range(64):
+        if i + 8 > len(tail):
+            return False
+        clen = struct.unpack_from(order + "I", tail, i + 4)[0]
+        nxt = i + 8 + clen
+        if nxt == len(tail) or nxt + (clen & 1) == len(tail):
+            return True
+        i = nxt + (clen & 1)
+        if not tail[i : i + 4].isascii():
+            return False
+    return False
+
+
+def _samples(raw: bytes, lay: Layout) -> np.ndarray:
+    """Interleaved samples as float32, integers scaled by 2^(8*width-1) (offset binary for ``uint``)."""
+    order = ">" if lay.big_endian else "<"
+    width = lay.width
+    if lay.kind == "float":
         return np.frombuffer(raw, dtype=f"{order}f{width}").astype(np.float32)
-    if kind == "uint":
+    if lay.kind == "uint":
         return (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
     if width == 3:
         b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
-        if big_endian:
+        if lay.big_endian:
             b = b[:, ::-1]
         v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
         v = np.where(v >= 1 << 23, v - (1 << 24), v)
         return (v / float(1 << 23)).astype(np.float32)
     v = np.frombuffer(raw, dtype=f"{order}i{width}")
     return (v / float(1 << (8 * width - 1))).astype(np.float32)
-
-
-def unfinished_finding(audio: Audio, offset: float = 0.0) -> Finding | None:
-    """The ``decode`` warning for audio read from an unfinished file (``audio.unfinished``), or None.
-
-    It spans the audio read, starting at ``offset`` seconds of file time (a section's start).
-    """
-    if not audio.unfinished:
-        return None
-    return Finding("decode", "warn", float(offset), float(offset) + float(audio.duration), float(audio.duration),
-                   "s", audio.unfinished)

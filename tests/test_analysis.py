@@ -118,3 +118,22 @@ def test_score_in_process_records(library, tmp_path):
     files = {r["path"]: r for r in recs if r["type"] == "file"}
     assert files[str(clipped)]["verdict"] in ("warn", "error") and files[str(bad)]["verdict"] == "failed"
     assert any(r["type"] == "alert" and r["check"] == "clipping" for r in recs)
+
+
+def test_a_decoder_crash_costs_that_file_only(tmp_path, library, monkeypatch):
+    """An unexpected exception while decoding one file becomes that file's error; the batch goes on."""
+    import loopwatch.analysis as analysis
+
+    real = analysis.load
+
+    def load(path, **kw):
+        if "odd" in str(path):
+            raise OverflowError("math range error")
+        return real(path, **kw)
+
+    monkeypatch.setattr(analysis, "load", load)
+    odd = tmp_path / "odd.wav"
+    odd.write_bytes(library[0].read_bytes())
+    res = Analyzer(load_config(overrides={"models.default": ""})).analyze([Job(str(odd)), Job(str(library[1]))])
+    assert res[0].error == "cannot decode: OverflowError: math range error"
+    assert res[1].error is None and res[1].duration

@@ -255,6 +255,31 @@ def test_a_take_whose_writer_stopped_is_scored_with_a_warning(make_daemon, tmp_p
     assert any(a.check == "clipping" and a.severity == "error" for a in alerts)
 
 
+def test_a_file_that_breaks_the_analysis_cannot_stall_the_queue(make_daemon, tmp_path, listener):
+    """An unexpected error (a decoder bug, an encoder crash) on one file: the other files of its batch are still
+    scored, and the file itself is retried a few times, then given up with a decode alert naming the error
+    instead of being re-queued forever."""
+    d = make_daemon()
+    real = d.analyzer.analyze
+
+    def analyze(jobs, **kw):
+        if any("poison" in j.path for j in jobs):
+            raise RuntimeError("decoder exploded")
+        return real(jobs, **kw)
+
+    d.analyzer.analyze = analyze
+    good = write_wav(tmp_path / "watched" / "good.wav", clipped_loop(seed=6))
+    bad = write_wav(tmp_path / "watched" / "poison.wav", clipped_loop(seed=7))
+    args = listener.wait_for(protocol.FILE, lambda a: a[0] == str(good))
+    assert args[1] == "error"  # clipped: scored normally
+    args = listener.wait_for(protocol.FILE, lambda a: a[0] == str(bad), timeout=30)
+    assert args[1] == "failed"
+    assert d.wait_idle(10)
+    (alert,) = [a for a in d.store.alerts(0) if a.path == str(bad)]
+    assert alert.check == "decode" and "analysis failed 3 times (RuntimeError: decoder exploded)" in alert.message
+    assert d.store.pending_count() == 0
+
+
 def test_subscribe_and_sync_replay_missed_alerts_in_order(make_daemon, tmp_path, listener):
     d = make_daemon()
     port = d.osc_address[1]

@@ -142,3 +142,81 @@ def test_longer_than_the_maximum_is_refused(tmp_path, stereo):
     p.write_bytes(placeholder_wav(raw))
     with pytest.raises(AudioError, match="longer than the 0.5 s maximum"):
         audio.load(p, recover=True, max_duration=0.5)
+
+
+def test_aiff_left_open_by_a_libsndfile_writer(tmp_path, stereo):
+    """While libsndfile writes an AIFF, its header says FORM 0xFFFFFFF8 and an SSND chunk of 8 bytes: a copy
+    taken then (a crash) holds every frame written so far."""
+    import shutil
+
+    f = sf.SoundFile(str(tmp_path / "open.aif"), "w", 48000, 2, subtype="PCM_16", format="AIFF")
+    f.write(stereo.T)
+    f.flush()
+    shutil.copy(tmp_path / "open.aif", tmp_path / "crash.aif")
+    f.close()
+    a = audio.load(tmp_path / "crash.aif", recover=True)
+    np.testing.assert_array_equal(a.source, decoded(tmp_path / "open.aif"))
+
+
+def test_a_tag_appended_after_placeholder_samples_is_not_audio(tmp_path, stereo):
+    """A writer that never seeks back leaves the data size at 0; a tagger then appends a LIST chunk. Its bytes
+    must not become samples (they would add a click at the loop's end)."""
+    full = tmp_path / "full.wav"
+    raw = written(full, stereo, subtype="PCM_16")
+    info = b"INFOISFT" + struct.pack("<I", 14) + b"loopwatch 0.1\0"
+    p = tmp_path / "tagged take.wav"
+    p.write_bytes(placeholder_wav(raw) + b"LIST" + struct.pack("<I", len(info)) + info)
+    a = audio.load(p, recover=True)
+    np.testing.assert_array_equal(a.source, decoded(full))
+
+
+@pytest.mark.parametrize("comp,bits", [(b"twos", 16), (b"in24", 24), (b"in32", 32), (b"sowt", 24)])
+def test_aifc_plain_sample_encodings(tmp_path, comp, bits):
+    x = (synth_loop(0.5, channels=2, seed=2) * 0.8).T  # (frames, channels)
+    width = bits // 8
+    scale = float(1 << (bits - 1))
+    ints = np.round(x * (scale - 1)).astype(np.int64)
+    if width == 3:
+        u = np.ascontiguousarray(ints & 0xFFFFFF).astype("<u4").view(np.uint8).reshape(-1, 4)[:, :3]
+        data = (u if comp == b"sowt" else u[:, ::-1]).tobytes()
+    else:
+        data = ints.astype(("<" if comp == b"sowt" else ">") + f"i{width}").tobytes()
+    rate = bytes.fromhex("400EBB80000000000000")  # 48000.0 as an 80-bit extended float
+    comm = struct.pack(">HIH", 2, 0, bits) + rate + comp + b"\0\0"
+    body = b"AIFC" + b"COMM" + struct.pack(">I", len(comm)) + comm + b"SSND" + struct.pack(">III", 0, 0, 0) + data
+    p = tmp_path / "take.aifc"
+    p.write_bytes(b"FORM" + struct.pack(">I", 0) + body)
+    a = audio.load(p, recover=True)
+    np.testing.assert_array_equal(a.source, (ints / scale).astype(np.float32).T)
+    assert f"{bits}-bit PCM" in a.unfinished
+
+
+def test_impossible_headers_are_one_line_errors(tmp_path, stereo):
+    raw = written(tmp_path / "full.aiff", stereo, format="AIFF", subtype="PCM_16")
+    b = bytearray(raw)
+    struct.pack_into(">I", b, 4, 0)
+    at = raw.index(b"COMM") + 8 + 8
+    b[at:at + 10] = struct.pack(">HQ", 0x7FFE, 1 << 63)  # a sample rate of about 10^4932 Hz
+    p = tmp_path / "absurd.aif"
+    p.write_bytes(bytes(b))
+    with pytest.raises(IncompleteFileError, match="sample rate of 0 Hz"):
+        audio.load(p, recover=True)
+    wav = bytearray(placeholder_wav(written(tmp_path / "s.wav", stereo, subtype="PCM_16")))
+    struct.pack_into("<I", wav, 24, 1)  # 1 Hz
+    (tmp_path / "slow.wav").write_bytes(bytes(wav))
+    with pytest.raises(IncompleteFileError, match="sample rate of 1 Hz"):
+        audio.load(tmp_path / "slow.wav", recover=True)
+    w64 = tmp_path / "x.w64"
+    sf.write(str(w64), stereo.T, 48000, format="W64", subtype="PCM_16")
+    cut = tmp_path / "cut.w64"
+    cut.write_bytes(w64.read_bytes()[:-5000])
+    with pytest.raises(IncompleteFileError, match="Wave64 .* not supported"):
+        audio.load(cut, recover=True)
+
+
+def test_a_section_too_short_for_one_frame_is_the_requests_fault(tmp_path, stereo):
+    raw = written(tmp_path / "full.wav", stereo, subtype="PCM_16")
+    p = tmp_path / "take.wav"
+    p.write_bytes(placeholder_wav(raw))
+    with pytest.raises(audio.SectionError, match="no whole frame"):
+        audio.load(p, recover=True, length_s=1e-7)

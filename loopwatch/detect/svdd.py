@@ -47,10 +47,10 @@ are trained exactly as above with seeds ``seed, seed + 1, ..., seed + N - 1``,
 each with its own centre. A member's distance is divided by the median of its
 own validation distances (members' scales differ by orders of magnitude), and
 the score is the mean of these ratios. Deep SVDD's out-of-style AUROC depends
-strongly on the seed (0.72-0.998 over five seeds on the benchmark's bass
-library); ensembles of five reached 0.991-0.994 there (docs/detectors.md has
-the numbers). It costs N trainings and N encoder passes per score (five
-members: 0.8 ms per embedding at 1024-d). Members train at once in ``jobs``
+strongly on the seed (0.756-0.987 over fifteen seeds on the benchmark's bass
+library); three ensembles of five reached 0.932, 0.994 and 0.994 there
+(docs/detectors.md has the numbers). It costs N trainings and N encoder
+passes per score (five members: under 1 ms per embedding at 1024-d). Members train at once in ``jobs``
 worker processes (default: as many as the CPUs hold); each trains exactly as
 it would alone, so the model does not depend on ``jobs``.
 
