@@ -77,15 +77,14 @@ def loadavg() -> str:
 
 
 def ours_epochs(net, Xt, Xv, epochs: int, phase: str, c=None) -> list[float]:
-    """loopwatch's loop (loopwatch.detect.svdd's own pieces): index batches, dropout masks from numpy, the fused
-    AdamW kernel called directly, one-pass validation."""
+    """loopwatch's loop (loopwatch.detect.svdd's own pieces): index batches, the fused AdamW kernel called
+    directly, one-pass validation."""
     import torch
 
-    from loopwatch.detect.svdd import AdamW, cosine_lr, set_dropout_rng, train_epoch
+    from loopwatch.detect.svdd import AdamW, cosine_lr, train_epoch
 
     params = list(net.parameters()) if phase == "pretrain" else list(net.enc.parameters())
     opt = AdamW(params, 1e-5)
-    set_dropout_rng(net, np.random.default_rng([0, 1]))
     rng = np.random.default_rng(0)
     n = Xt.shape[0]
 

@@ -47,21 +47,20 @@ are trained exactly as above with seeds ``seed, seed + 1, ..., seed + N - 1``,
 each with its own centre. A member's distance is divided by the median of its
 own validation distances (members' scales differ by orders of magnitude), and
 the score is the mean of these ratios. Deep SVDD's out-of-style AUROC depends
-strongly on the seed (0.756-0.987 over fifteen seeds on the benchmark's bass
-library); three ensembles of five reached 0.932, 0.994 and 0.994 there
-(docs/detectors.md has the numbers). It costs N trainings and N encoder
-passes per score (five members: under 1 ms per embedding at 1024-d). Members train at once in ``jobs``
+strongly on the seed (0.72-1.00 over fifteen seeds on the benchmark's bass
+library); ensembles of five reached 0.991-0.994 there (docs/detectors.md has
+the numbers). It costs N trainings and N encoder passes per score (five
+members: under 1 ms per embedding at 1024-d). Members train at once in ``jobs``
 worker processes (default: as many as the CPUs hold); each trains exactly as
 it would alone, so the model does not depend on ``jobs``.
 
 Training is tuned for the CPU: mini-batches are index slices of one tensor
-(no DataLoader), dropout masks come from numpy's PCG64 generator (torch's
-Mersenne Twister took 0.6 ms of each 236-d pre-training step), AdamW is
-torch's fused kernel called directly (:class:`AdamW`), the learning rate
-follows the closed form of cosine annealing, and the validation loss is one
-forward pass. The random number generators (numpy for the batch order and
-for dropout, torch for initialisation) are seeded, so training twice on the
-same data gives bit-identical scores. After training, batch normalisation is folded into the linear layers
+(no DataLoader), AdamW is torch's fused kernel called directly
+(:class:`AdamW`: the same steps as ``torch.optim.AdamW(fused=True)`` without
+its per-step bookkeeping), the learning rate follows the closed form of cosine
+annealing, and the validation loss is one forward pass. The random number
+generators (numpy for the batch order, torch for initialisation and dropout)
+are seeded, so training twice on the same data gives bit-identical scores. After training, batch normalisation is folded into the linear layers
 and the encoder is stored as plain arrays: scoring needs numpy only.
 """
 
@@ -121,36 +120,13 @@ def svdd_center(mean_latent: np.ndarray, eps: float = 0.1) -> np.ndarray:
 
 
 def build_network(dim: int, hidden: list[int], dropout: float, alpha: float, residual: bool, bn_affine: bool = False):
-    """The autoencoder as a ``torch.nn.Module`` with ``encode(x)`` and ``forward(x)`` (reconstruction).
-
-    Its dropout layers draw their masks from torch's generator, like ``nn.Dropout``, until
-    :func:`set_dropout_rng` gives them a numpy generator (as training does).
-    """
+    """The autoencoder as a ``torch.nn.Module`` with ``encode(x)`` and ``forward(x)`` (reconstruction)."""
     import torch
     from torch import nn
 
-    class MaskDropout(nn.Dropout):
-        """``nn.Dropout`` whose masks come from a numpy generator when one is set (``rng``).
-
-        torch's CPU generator (a Mersenne Twister) makes Bernoulli masks at about 5 ns a number: 0.6 ms of
-        every 236-d pre-training step. numpy's PCG64 makes the same uniform numbers several times faster. An
-        element is kept when its uniform number is at least ``p`` and then scaled by ``1 / (1 - p)``, as
-        ``nn.Dropout`` does.
-        """
-
-        rng: np.random.Generator | None = None
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            if not self.training or self.p == 0.0:
-                return x
-            if self.rng is None:
-                return super().forward(x)
-            keep = self.rng.random(tuple(x.shape), dtype=np.float32) >= np.float32(self.p)
-            return x * torch.from_numpy(keep * np.float32(1.0 / (1.0 - self.p)))
-
     def block(a: int, b: int) -> nn.Sequential:
         return nn.Sequential(nn.Linear(a, b, bias=False), nn.BatchNorm1d(b, eps=_BN_EPS, affine=bn_affine), nn.ELU(alpha=alpha),
-                             MaskDropout(dropout))
+                             nn.Dropout(dropout))
 
     class AutoEncoder(nn.Module):
         def __init__(self) -> None:
@@ -181,15 +157,6 @@ def build_network(dim: int, hidden: list[int], dropout: float, alpha: float, res
             return self.dec[-1](x)
 
     return AutoEncoder()
-
-
-def set_dropout_rng(net, rng: np.random.Generator | None) -> None:
-    """Draw the dropout masks of ``net`` (from :func:`build_network`) from ``rng``; ``None`` goes back to torch's."""
-    from torch import nn
-
-    for m in net.modules():
-        if isinstance(m, nn.Dropout):
-            m.rng = rng
 
 
 def cosine_lr(epoch: int, max_epochs: int, lr: float, lr_min: float) -> float:
@@ -385,8 +352,6 @@ class DeepSVDD(Detector):
                 rng = np.random.default_rng(seed)
                 net = build_network(self.dim, p["hidden"], float(p["dropout"]), float(p["elu_alpha"]), self.residual,
                                     bool(p["bn_affine"]))
-                # dropout masks from their own generator, so the batch order does not depend on them
-                set_dropout_rng(net, np.random.default_rng([seed, 1]))
                 Xt = torch.from_numpy(np.ascontiguousarray(Z_train, dtype=np.float32))
                 Xv = torch.from_numpy(np.ascontiguousarray(Z_val, dtype=np.float32))
 
