@@ -190,7 +190,7 @@ class Analyzer:
         except Exception as exc:  # a decoder bug or an absurd file must cost this file only, never the batch
             log.exception("decoding %s failed", job.path)
             first = (str(exc).splitlines() or [""])[0]
-            res.error = f"cannot decode: {type(exc).__name__}: {first}" if first else f"cannot decode: {type(exc).__name__}"
+            res.error = f"cannot decode: {type(exc).__name__}" + (f": {first}" if first else "")
             return None, res
         res.duration = audio.duration
         return audio, res

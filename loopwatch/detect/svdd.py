@@ -60,8 +60,9 @@ Training is tuned for the CPU: mini-batches are index slices of one tensor
 its per-step bookkeeping), the learning rate follows the closed form of cosine
 annealing, and the validation loss is one forward pass. The random number
 generators (numpy for the batch order, torch for initialisation and dropout)
-are seeded, so training twice on the same data gives bit-identical scores. After training, batch normalisation is folded into the linear layers
-and the encoder is stored as plain arrays: scoring needs numpy only.
+are seeded, so training twice on the same data gives bit-identical scores.
+After training, batch normalisation is folded into the linear layers and the
+encoder is stored as plain arrays: scoring needs numpy only.
 """
 
 from __future__ import annotations
