@@ -120,3 +120,67 @@ def test_the_callback_allocates_nothing():
     c = ring.read()  # the calls really wrote: 1000 blocks, the last 63 still readable
     assert c.lost == 1000 - 63 and c.data.shape[1] == 63 * 512
     assert np.all(c.adc == 12.5) and np.all(c.now == 12.6)
+
+
+class _FakeMonitor:
+    """Stands in for loopwatch.monitor.monitor.Monitor in the listen command: ``at`` names the moment a
+    Ctrl-C (SIGINT to this process) arrives."""
+
+    made: list = []
+
+    def __init__(self, *args, at: str = "", **kwargs) -> None:
+        import types
+
+        self.at = at
+        self.rate, self.block, self.path, self.record_dir = 48000, 512, "input:fake", ""
+        self.error, self.stopped, self.running = None, 0, True
+        self.stream = types.SimpleNamespace(latency=0.01)
+        self._info = {"name": "fake", "inputs": 2}
+        _FakeMonitor.made.append(self)
+
+    def _ctrl_c(self, moment: str) -> None:
+        import os
+        import signal
+
+        if self.at == moment:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def start(self) -> None:
+        self._ctrl_c("start")
+
+    @property
+    def device_info(self):
+        self._ctrl_c("after-start")  # the window between opening the stream and waiting
+        return self._info
+
+    def stats(self):
+        import types
+
+        return types.SimpleNamespace(input_s=0.0, n_alerts=0, xruns=0, recordings=0)
+
+    def stop(self) -> None:
+        self.stopped += 1
+
+
+@pytest.mark.parametrize("moment,code", [("after-start", 0), ("start", 130)])
+def test_ctrl_c_at_any_moment_closes_the_stream(lw_home, monkeypatch, moment, code):
+    """A Ctrl-C that lands between opening the stream and the wait loop used to escape as KeyboardInterrupt
+    without closing the stream; PortAudio's shutdown then hung the process at exit (CI: killed after 60 s).
+    Now Ctrl-C only asks to stop: the stream is always closed, and the signal handlers are restored."""
+    import signal
+
+    from typer.testing import CliRunner
+
+    import loopwatch.monitor as mon
+    from loopwatch.cli import app
+
+    _FakeMonitor.made.clear()
+    monkeypatch.setattr(mon, "Monitor", lambda *a, **k: _FakeMonitor(*a, at=moment, **k))
+    before = signal.getsignal(signal.SIGINT)
+    r = CliRunner().invoke(app, ["listen", "--no-meter"])
+    assert r.exit_code == code, r.output
+    (m,) = _FakeMonitor.made
+    assert m.stopped == 1
+    assert signal.getsignal(signal.SIGINT) is before
+    if code == 0:
+        assert "stopped after 0.0 s of input" in r.output

@@ -139,54 +139,59 @@ def listen_cmd(
         store.close()
         sock.close()
         fail(str(exc))
+    # Ctrl-C and SIGTERM only ask to stop (a flag the wait loop reads): an exception raised at an arbitrary
+    # point could skip closing the stream, and PortAudio's shutdown at exit then hangs on the open stream.
+    # A second Ctrl-C still interrupts (a stream that never opens, say).
+    stop_requested = threading.Event()
+    cleaning_up = threading.Event()
+    previous: dict = {}
+    if threading.current_thread() is threading.main_thread():
+        def _request_stop(signum, frame):
+            if cleaning_up.is_set():
+                return
+            if stop_requested.is_set() and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            stop_requested.set()
+
+        for name in ("SIGINT", "SIGTERM"):
+            sig = getattr(signal, name, None)
+            if sig is not None:
+                previous[sig] = signal.signal(sig, _request_stop)
+    problem, listening = "", False
     try:
-        monitor.start()
-    except (PortAudioMissing, DeviceError, MonitorError) as exc:
-        store.close()
-        sock.close()
-        fail(str(exc))
-    except KeyboardInterrupt:  # Ctrl-C while the stream was opening
-        monitor.stop()
-        store.close()
-        sock.close()
-        raise typer.Exit(130)
+        try:
+            monitor.start()
+        except (PortAudioMissing, DeviceError, MonitorError) as exc:
+            problem = str(exc)
+        if not problem and not stop_requested.is_set():
+            listening = True
+            info = monitor.device_info
+            sel = ",".join(map(str, chans or range(1, min(2, info["inputs"]) + 1)))
+            latency_ms = 1000.0 * float(monitor.stream.latency)
+            _note(f"listening on '{info['name']}' (channels {sel}, {monitor.rate} Hz, block {monitor.block}, "
+                  f"input latency {latency_ms:.0f} ms); alerts go to {monitor.path}. Ctrl-C stops.")
+            if meter:
+                from rich.live import Live
 
-    info = monitor.device_info
-    sel = ",".join(map(str, chans or range(1, min(2, info["inputs"]) + 1)))
-    latency_ms = 1000.0 * float(monitor.stream.latency)
-    _note(f"listening on '{info['name']}' (channels {sel}, {monitor.rate} Hz, block {monitor.block}, "
-          f"input latency {latency_ms:.0f} ms); alerts go to {monitor.path}. Ctrl-C stops.")
-
-    previous_term = None
-    if hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread():
-        def _term(signum, frame):
-            raise KeyboardInterrupt
-        previous_term = signal.signal(signal.SIGTERM, _term)
-
-    problem = ""
-    try:
-        if meter:
-            from rich.live import Live
-
-            with Live(_meter(monitor), console=out, refresh_per_second=10, transient=True) as live:
-                problem = _wait(monitor, duration, lambda: live.update(_meter(monitor)))
-        else:
-            problem = _wait(monitor, duration, None)
-    except KeyboardInterrupt:
+                with Live(_meter(monitor), console=out, refresh_per_second=10, transient=True) as live:
+                    problem = _wait(monitor, duration, lambda: live.update(_meter(monitor)), stop_requested)
+            else:
+                problem = _wait(monitor, duration, None, stop_requested)
+    except KeyboardInterrupt:  # the second Ctrl-C
         pass
     finally:
-        old_int = None
-        if threading.current_thread() is threading.main_thread():
-            old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        cleaning_up.set()  # from here on a Ctrl-C changes nothing: the clean-up must not be cut short
         try:
             monitor.stop()
         finally:
             store.close()
             sock.close()
-            if old_int is not None:
-                signal.signal(signal.SIGINT, old_int)
-            if previous_term is not None:
-                signal.signal(signal.SIGTERM, previous_term)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    if not listening:
+        if problem:
+            fail(problem)
+        raise typer.Exit(130)  # Ctrl-C while the stream was opening
     st = monitor.stats()
     rec_note = f", {st.recordings} recording(s) in {monitor.record_dir}" if st.recordings else ""
     _note(f"stopped after {st.input_s:.1f} s of input: {st.n_alerts} alert(s), {st.xruns} xrun(s)"
@@ -201,11 +206,10 @@ def _note(text: str) -> None:
     sys.stderr.flush()
 
 
-def _wait(monitor, duration: float | None, tick) -> str:
-    """Run until Ctrl-C, the duration, or a failure; return a problem description or ''."""
+def _wait(monitor, duration: float | None, tick, stop: threading.Event) -> str:
+    """Run until ``stop`` is set (Ctrl-C), the duration, or a failure; return a problem description or ''."""
     started = time.monotonic()
-    while True:
-        time.sleep(0.1)
+    while not stop.wait(0.1):
         if tick is not None:
             tick()
         if monitor.error is not None:
@@ -217,6 +221,7 @@ def _wait(monitor, duration: float | None, tick) -> str:
                 return ""
             if time.monotonic() - started > duration + 30.0:
                 return f"the input delivered only {monitor.stats().input_s:.1f} s of audio in {duration + 30:.0f} s"
+    return ""
 
 
 def _bar(db_value: float, width: int = 30) -> str:
