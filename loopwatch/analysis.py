@@ -34,6 +34,13 @@ from loopwatch.unfinished import unfinished_finding
 log = logging.getLogger(__name__)
 
 
+def exception_line(exc: BaseException) -> str:
+    """An unexpected exception in one line: ``"OverflowError: math range error"`` (the type alone when it has no
+    message; only the first line of a long one)."""
+    first = (str(exc).splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
 @dataclass
 class ModelScore:
     """A model's assessment of one file."""
@@ -189,8 +196,7 @@ class Analyzer:
             return None, res
         except Exception as exc:  # a decoder bug or an absurd file must cost this file only, never the batch
             log.exception("decoding %s failed", job.path)
-            first = (str(exc).splitlines() or [""])[0]
-            res.error = f"cannot decode: {type(exc).__name__}" + (f": {first}" if first else "")
+            res.error = f"cannot decode: {exception_line(exc)}"
             return None, res
         res.duration = audio.duration
         return audio, res

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from loopwatch import config, protocol
-from loopwatch.analysis import Analyzer, FileResult, Job
+from loopwatch.analysis import Analyzer, FileResult, Job, exception_line
 from loopwatch.audio import is_audio_path
 from loopwatch.inbox import InboxError, parse_inbox_file, pending_files, reject
 from loopwatch.journal import Journal
@@ -310,8 +310,7 @@ class Daemon:
             time.sleep(1.0)
             return
         self._failures.pop(it.id, None)
-        first = (str(error).splitlines() or [""])[0]
-        reason = f"analysis failed {n} times ({type(error).__name__}{': ' + first if first else ''}); given up"
+        reason = f"analysis failed {n} times ({exception_line(error)}); given up"
         res = FileResult(path=it.path, start_s=it.start_s, length_s=it.length_s, error=reason)
         try:
             assert self.publisher is not None
