@@ -75,7 +75,6 @@ class Daemon:
         self._threads: list[threading.Thread] = []
         self._last_status: tuple[str, int] | None = None
         self.processed = 0
-        self._failures: dict[int, int] = {}  # queue item id -> unexpected analysis failures so far
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -276,7 +275,8 @@ class Daemon:
             self._process_guarded(items)
         # Items claimed but not processed cannot exist here: a batch is always finished.
 
-    #: Unexpected failures one file's analysis may have before it is given up with a decode alert saying why.
+    #: Attempts one file's analysis gets (failed, or cut short by a crash) before it is given up with a decode
+    #: alert saying why.
     MAX_FAILURES = 3
 
     def _process_guarded(self, items: list[QueueItem]) -> None:
@@ -285,12 +285,21 @@ class Daemon:
         An unexpected error in a batch sends each of its files through again on its own, so the others go
         on. A file that fails alone goes back to the queue (the cause may pass: a full disk, a busy GPU) until
         it has failed :attr:`MAX_FAILURES` times; then it is given up with a ``decode`` error alert naming the
-        error, so it is not retried forever and not forgotten either.
+        error, so it is not retried forever and not forgotten either. The attempts are counted in the
+        database (:meth:`Store.claim`), so a file whose analysis brings the whole process down (a crash in a
+        native decoder, the out-of-memory killer) is given up the same way after :attr:`MAX_FAILURES`
+        restarts, instead of crashing the daemon at every start; the files queued with it are claimed
+        without it and scored.
         """
+        overdue = [it for it in items if it.attempts > self.MAX_FAILURES]
+        for it in overdue:
+            self._give_up(it, f"analysis did not finish in {it.attempts - 1} attempts (loopwatch stopped or "
+                              f"failed while analysing it); given up")
+        items = [it for it in items if it.attempts <= self.MAX_FAILURES]
+        if not items:
+            return
         try:
             self._process(items)
-            for it in items:
-                self._failures.pop(it.id, None)
             return
         except Exception as exc:  # noqa: BLE001 - the daemon must keep running
             error = exc
@@ -303,15 +312,20 @@ class Daemon:
         if not pending:
             return
         it = pending[0]
-        n = self._failures.get(it.id, 0) + 1
-        if n < self.MAX_FAILURES:
-            self._failures[it.id] = n
+        if it.attempts < self.MAX_FAILURES:
             self.store.release([it])
             time.sleep(1.0)
             return
-        self._failures.pop(it.id, None)
-        reason = f"analysis failed {n} times ({exception_line(error)}); given up"
-        res = FileResult(path=it.path, start_s=it.start_s, length_s=it.length_s, error=reason)
+        self._give_up(it, f"analysis failed {it.attempts} times ({exception_line(error)}); given up")
+
+    def _give_up(self, it: QueueItem, reason: str) -> None:
+        """Finish ``it`` with a ``decode`` error alert saying ``reason``, so it leaves the queue for good.
+
+        The file is recorded at the size and time it was queued with, so the catch-up scan at the next start
+        does not queue the same version again; a changed file is analysed afresh."""
+        size, mtime_ns = self.store.item_version(it.id)
+        res = FileResult(path=it.path, start_s=it.start_s, length_s=it.length_s, error=reason, size=size,
+                         mtime_ns=mtime_ns)
         try:
             assert self.publisher is not None
             self.publisher.publish_result(it, res)

@@ -25,7 +25,7 @@ from typing import Any, Iterable
 from loopwatch import config
 from loopwatch.dbfile import open_db
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: queue.attempts
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue (
@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS queue (
     enqueued REAL NOT NULL,
     started REAL,
     finished REAL,
-    error TEXT
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS queue_state ON queue(state, id);
 CREATE TABLE IF NOT EXISTS results (
@@ -115,6 +116,9 @@ class QueueItem:
     start_s: float | None = None
     length_s: float | None = None
     model: str = ""
+    #: How many times the item has been claimed for analysis, this claim included. More than one means an
+    #: earlier analysis of it failed or never finished (loopwatch stopped or crashed during it).
+    attempts: int = 0
 
     @property
     def section(self) -> str:
@@ -189,7 +193,10 @@ class Store:
         # one that cannot be opened raises DatabaseFileError, one line
         self._db = open_db(self.path, _SCHEMA, "daemon database", pragmas=("PRAGMA busy_timeout=30000",))
         with self._lock:
-            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            cols = {r[1] for r in self._db.execute("PRAGMA table_info(queue)")}
+            if "attempts" not in cols:  # a database from before schema 2
+                self._db.execute("ALTER TABLE queue ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         with self._lock:
@@ -236,7 +243,8 @@ class Store:
         """Add a file (or section) to the queue; return its id.
 
         Watched files already waiting in the queue are not added twice (their
-        size/mtime are updated). Requests always get their own row, unless the
+        size/mtime are updated), nor is a watched file whose same version (size
+        and mtime) is being analysed. Requests always get their own row, unless the
         same request id for the same path is already queued (an inbox file read
         twice after a crash).
         """
@@ -252,6 +260,14 @@ class Store:
                 if row:
                     db.execute("UPDATE queue SET size = ?, mtime_ns = ? WHERE id = ?", (size, mtime_ns, row[0]))
                     return row[0]
+                if size is not None and mtime_ns is not None:
+                    # the same version of the file is being analysed now: a second row would analyse it twice
+                    # and, after a crash, start its count of attempts again
+                    row = db.execute("SELECT id FROM queue WHERE path = ? AND state = 'working' AND request_id = '' "
+                                     "AND start_s IS NULL AND size = ? AND mtime_ns = ?",
+                                     (path, size, mtime_ns)).fetchone()
+                    if row:
+                        return row[0]
             cur = db.execute(
                 "INSERT INTO queue (path, source, request_id, reply_host, reply_port, start_s, length_s, model, size, "
                 "mtime_ns, enqueued) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -261,15 +277,24 @@ class Store:
             return int(cur.lastrowid)
 
     def claim(self, n: int) -> list[QueueItem]:
-        """Mark up to ``n`` of the oldest pending items ``working`` and return them."""
+        """Mark up to ``n`` of the oldest pending items ``working``, count the attempt, and return them.
+
+        An item claimed before (its analysis failed, or loopwatch stopped during it: a crash, a kill) is
+        claimed alone, so a file that brings the process down cannot take the files of its batch with it
+        again; the items before it in the queue are claimed without it.
+        """
         with self._tx() as db:
             rows = db.execute(
-                "SELECT id, path, source, request_id, reply_host, reply_port, start_s, length_s, model FROM queue "
-                "WHERE state = 'pending' ORDER BY id LIMIT ?", (n,)).fetchall()
+                "SELECT id, path, source, request_id, reply_host, reply_port, start_s, length_s, model, attempts "
+                "FROM queue WHERE state = 'pending' ORDER BY id LIMIT ?", (n,)).fetchall()
+            retried = [i for i, r in enumerate(rows) if r[-1] > 0]
+            if retried:
+                rows = rows[:1] if retried[0] == 0 else rows[:retried[0]]
             now = time.time()
             for r in rows:
-                db.execute("UPDATE queue SET state = 'working', started = ? WHERE id = ?", (now, r[0]))
-        return [QueueItem(*r) for r in rows]
+                db.execute("UPDATE queue SET state = 'working', started = ?, attempts = attempts + 1 WHERE id = ?",
+                           (now, r[0]))
+        return [QueueItem(*r[:-1], attempts=r[-1] + 1) for r in rows]
 
     def requeue_working(self) -> int:
         """Put items left ``working`` by a crash back to ``pending``; return how many."""
@@ -277,7 +302,7 @@ class Store:
             return db.execute("UPDATE queue SET state = 'pending', started = NULL WHERE state = 'working'").rowcount
 
     def release(self, items: Iterable[QueueItem]) -> None:
-        """Give claimed items back (graceful stop before they were processed)."""
+        """Give claimed items back to the queue (their attempts stay counted)."""
         with self._tx() as db:
             for it in items:
                 db.execute("UPDATE queue SET state = 'pending', started = NULL WHERE id = ? AND state = 'working'",
@@ -343,6 +368,11 @@ class Store:
             db.execute("UPDATE queue SET state = ?, finished = ?, error = ? WHERE id = ?",
                        (state, now, error, item.id))
         return result_id, records
+
+    def item_version(self, item_id: int) -> tuple[int | None, int | None]:
+        """The ``(size, mtime_ns)`` of the file when the item was queued (None where unknown)."""
+        rows = self._query("SELECT size, mtime_ns FROM queue WHERE id = ?", (item_id,))
+        return (rows[0][0], rows[0][1]) if rows else (None, None)
 
     def item_state(self, item_id: int) -> str | None:
         """The queue state of an item (``pending``, ``working``, ``done``, ``failed``), None when it is gone."""

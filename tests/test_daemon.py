@@ -411,8 +411,8 @@ run(Daemon(cfg, [sys.argv[1]]))
 """
 
 
-def _spawn(folder: Path):
-    return subprocess.Popen([sys.executable, "-c", DAEMON_SCRIPT, str(folder)], stdout=subprocess.DEVNULL,
+def _spawn(folder: Path, script: str = DAEMON_SCRIPT):
+    return subprocess.Popen([sys.executable, "-c", script, str(folder)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, env=dict(os.environ))
 
 
@@ -469,6 +469,79 @@ def test_kill_9_then_restart_processes_everything_once(tmp_path):
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+CRASHING_DAEMON_SCRIPT = """
+import os, sys
+from loopwatch.config import load_config
+from loopwatch.daemon import Daemon, run
+cfg = load_config(overrides={"osc.port": 0, "osc.push_targets": [], "watch.settle_s": 0.2, "watch.batch_size": 8})
+d = Daemon(cfg, [sys.argv[1]])
+real = d.analyzer.analyze
+def analyze(jobs, **kw):
+    if any("poison" in j.path for j in jobs):
+        os._exit(70)  # what a crash in a native decoder or the out-of-memory killer looks like from outside
+    return real(jobs, **kw)
+d.analyzer.analyze = analyze
+run(d)
+"""
+
+
+def test_a_file_that_crashes_the_process_is_given_up_after_three_restarts(tmp_path):
+    """A file whose analysis kills the whole process (no exception to catch): every restart would claim it
+    again and die. The attempts are counted in the database, so the files queued with it are scored on the
+    next start, and the file itself is given up with a decode alert after three attempts."""
+    w = tmp_path / "watched"
+    w.mkdir()
+    good = [write_wav(w / f"good{i}.wav", synth_loop(2.0, seed=i)) for i in range(3)]
+    bad = write_wav(w / "poison.wav", synth_loop(2.0, seed=9))
+    crashes = 0
+    for _ in range(6):
+        proc = _spawn(w, CRASHING_DAEMON_SCRIPT)
+        try:
+            end = time.monotonic() + 60
+            while time.monotonic() < end and proc.poll() is None:
+                s = Store()
+                settled = s.processed_count() == 4 and s.pending_count() == 0
+                s.close()
+                if settled:
+                    break
+                time.sleep(0.1)
+            if proc.poll() is None:
+                break
+            assert proc.returncode == 70, proc.stderr.read().decode(errors="replace")[-2000:]
+            crashes += 1
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    assert crashes == Daemon.MAX_FAILURES
+    # given up for good: the next start's catch-up scan does not queue the same version again
+    s = Store()
+    rows = s._query("SELECT COUNT(*) FROM queue")[0][0]
+    s.close()
+    proc = _spawn(w, CRASHING_DAEMON_SCRIPT)
+    try:
+        time.sleep(3.0)
+        assert proc.poll() is None, "the daemon crashed again on the file it had given up"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    s = Store()
+    try:
+        assert s._query("SELECT COUNT(*) FROM queue")[0][0] == rows
+        verdicts = dict(s._query("SELECT path, verdict FROM results"))
+        (alert,) = [a for a in s.alerts(0) if a.path == str(bad)]
+    finally:
+        s.close()
+    assert set(verdicts) == {str(p) for p in good + [bad]}
+    assert all(verdicts[str(p)] != "failed" for p in good)
+    assert verdicts[str(bad)] == "failed"
+    assert alert.check == "decode" and alert.severity == "error"
+    assert "did not finish in 3 attempts" in alert.message
 
 
 def test_sigterm_stops_gracefully(tmp_path):
@@ -732,5 +805,66 @@ def test_paths_under_a_folder_are_a_range_of_the_index(tmp_path):
         for p in ("/m/a/x.wav", "/m/a/sub/y.wav", "/m/ab/z.wav", "/m/a.wav", "/m/b/w.wav"):
             s.record_move(None, p, "h", 1, 1, 1)
         assert s.paths_under("/m/a") == ["/m/a/sub/y.wav", "/m/a/x.wav"]
+    finally:
+        s.close()
+
+
+def test_claim_counts_attempts_and_takes_a_retried_item_alone(tmp_path):
+    db = tmp_path / "db.sqlite"
+    s = Store(db)
+    try:
+        ids = [s.enqueue(f"/m/{n}.wav", "watch", size=1, mtime_ns=1) for n in "abcd"]
+        batch = s.claim(8)
+        assert [it.id for it in batch] == ids and all(it.attempts == 1 for it in batch)
+    finally:
+        s.close()  # as if the process died with the batch in hand
+    s = Store(db)
+    try:
+        assert s.requeue_working() == 4
+        # the same version of a file in hand is not queued twice
+        assert s.enqueue("/m/a.wav", "catchup", size=1, mtime_ns=1) == ids[0]
+        (it,) = s.claim(8)  # each suspect alone, oldest first, its attempts counted on
+        assert it.id == ids[0] and it.attempts == 2
+        assert s.enqueue("/m/a.wav", "catchup", size=1, mtime_ns=1) == ids[0]  # in hand: not queued twice
+        assert s.enqueue("/m/a.wav", "watch", size=2, mtime_ns=2) != ids[0]  # changed: a new row
+        s.mark_done(it)
+        (it,) = s.claim(8)
+        assert it.id == ids[1] and it.attempts == 2
+        s.release([it])  # failed: back to the queue, still counted
+        (it,) = s.claim(8)
+        assert it.id == ids[1] and it.attempts == 3
+        s.mark_done(it)
+        # fresh items before a retried one are claimed together, without it
+        s._query("UPDATE queue SET attempts = 0 WHERE id = ?", (ids[2],))
+        batch = s.claim(8)
+        assert [x.id for x in batch] == [ids[2]] and batch[0].attempts == 1
+        assert [x.id for x in s.claim(8)] == [ids[3]]
+        assert len(s.claim(8)) == 1  # the changed /m/a.wav, fresh
+    finally:
+        s.close()
+
+
+def test_a_database_from_before_attempts_were_counted_is_upgraded(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "db.sqlite"
+    con = sqlite3.connect(db)
+    con.executescript("""
+        CREATE TABLE queue (id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending', source TEXT NOT NULL, request_id TEXT NOT NULL DEFAULT '',
+            reply_host TEXT, reply_port INTEGER, start_s REAL, length_s REAL, model TEXT NOT NULL DEFAULT '',
+            size INTEGER, mtime_ns INTEGER, enqueued REAL NOT NULL, started REAL, finished REAL, error TEXT);
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+        INSERT INTO meta VALUES ('schema', '1');
+        INSERT INTO queue (path, state, source, enqueued) VALUES ('/m/old.wav', 'working', 'watch', 0);
+    """)
+    con.commit()
+    con.close()
+    s = Store(db)
+    try:
+        assert s.get_meta("schema") == "2"
+        assert s.requeue_working() == 1
+        (it,) = s.claim(8)
+        assert it.path == "/m/old.wav" and it.attempts == 1
     finally:
         s.close()
