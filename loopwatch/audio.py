@@ -43,7 +43,7 @@ MAX_ABS = 1000.0
 
 #: File name extensions loopwatch treats as audio (lower case).
 AUDIO_EXTENSIONS = frozenset(
-    {".wav", ".wave", ".bwf", ".rf64", ".w64", ".aif", ".aiff", ".aifc", ".flac", ".ogg", ".oga", ".opus", ".mp3"}
+    {".wav", ".wave", ".bwf", ".rf64", ".w64", ".aif", ".aiff", ".aifc", ".caf", ".flac", ".ogg", ".oga", ".opus", ".mp3"}
 )
 
 
@@ -223,7 +223,7 @@ def load(
         Decode only this section of the file (seconds of file time); the length
         limit then applies to the section.
     recover : bool
-        For a WAV/RF64/AIFF file whose header is unfinished (placeholder sizes
+        For a WAV/RF64/W64/AIFF/CAF file whose header is unfinished (placeholder sizes
         left by a DAW that crashed or is still writing) or promises more than
         the file holds, decode the whole frames that are there instead of
         raising :class:`IncompleteFileError`, and say so in
@@ -253,6 +253,8 @@ def load(
         if not recover:
             raise
         return _recovered(p, exc.reason, max_duration, start_s, length_s)
+    if _is_open_ended_caf(p):  # complete as far as anyone can tell, but libsndfile cannot open it: read it here
+        return _recovered(p, None, max_duration, start_s, length_s)
     # libsndfile keeps the path in a 1024-byte buffer: open longer paths here and hand it the file object
     fh = open(p, "rb") if len(os.fsencode(p)) > 1000 else None  # noqa: SIM115 - closed below
     try:
@@ -292,9 +294,10 @@ def load(
     return _decoded(p, x, sr)
 
 
-def _recovered(p: str, reason: str, max_duration: float | None, start_s: float, length_s: float | None) -> Audio:
+def _recovered(p: str, reason: str | None, max_duration: float | None, start_s: float,
+               length_s: float | None) -> Audio:
     """:func:`load` for an unfinished file: the whole frames it holds (or the section asked for), with ``reason``
-    kept in ``unfinished``."""
+    kept in ``unfinished`` (``None``: a file libsndfile cannot open that is not known to be unfinished)."""
     from loopwatch.unfinished import probe_unfinished, read_frames
 
     if start_s < 0 or (length_s is not None and length_s <= 0):
@@ -302,6 +305,8 @@ def _recovered(p: str, reason: str, max_duration: float | None, start_s: float, 
     try:
         lay = probe_unfinished(p)
     except AudioError as exc:
+        if reason is None:
+            raise
         raise IncompleteFileError(p, f"{reason}; {exc.reason}") from None
     first, count = 0, lay.frames
     if start_s or length_s is not None:
@@ -315,10 +320,11 @@ def _recovered(p: str, reason: str, max_duration: float | None, start_s: float, 
     _check_format(p, lay.sr, lay.channels, count, max_duration)
     x = read_frames(p, lay, first, count)
     if x.shape[1] == 0:
-        raise IncompleteFileError(p, f"{reason}; the file shrank while it was read")
+        raise IncompleteFileError(p, f"{reason or 'open-ended file'}; the file shrank while it was read")
     _check_finite(p, x, lay.sr)
     audio = _decoded(p, x, lay.sr)
-    audio.unfinished = f"{reason}; read the {lay.describe(x.shape[1])} it holds"
+    if reason is not None:
+        audio.unfinished = f"{reason}; read the {lay.describe(x.shape[1])} it holds"
     return audio
 
 
@@ -341,7 +347,7 @@ _W64_RIFF = bytes.fromhex("726966662e91cf11a5d628db04c10000")
 
 
 def check_container(path: str | os.PathLike) -> bool:
-    """Raise :class:`IncompleteFileError` when a WAV/RF64/W64/AIFF header disagrees with the file size.
+    """Raise :class:`IncompleteFileError` when a WAV/RF64/W64/AIFF/CAF header disagrees with the file size.
 
     Returns True when the file has such size fields and they agree with its
     length, False for formats without size fields (nothing to verify).
@@ -387,6 +393,9 @@ def check_container(path: str | os.PathLike) -> bool:
             raise IncompleteFileError(p, "W64 header has a zero size: unfinished (still being written, or its writer stopped)")
         _check_declared(p, declared, size)
         return True
+    elif magic == b"caff":
+        declared = _caf_data_size(p, size)
+        return declared is not None and declared >= 0
     elif magic == b"FORM" and form in (b"AIFF", b"AIFC"):
         declared = struct.unpack_from(">I", head, 4)[0]
         if declared in (0, 0xFFFFFFFF):
@@ -401,6 +410,47 @@ def _check_declared(p: str, declared_total: int, size: int) -> None:
         raise IncompleteFileError(
             p, f"header says {declared_total} bytes but the file has {size}: truncated, or still being written"
         )
+
+
+def _caf_data_size(p: str, size: int) -> int | None:
+    """The data chunk size a CAF file declares (-1: CAF's legal "to the end of the file", which Core Audio
+    writes while recording; None: no data chunk yet), after walking its chunks (big-endian, signed 64-bit
+    sizes). Raises :class:`IncompleteFileError` for a placeholder size or a chunk longer than the file."""
+    try:
+        with open(p, "rb") as fh:
+            pos = 8
+            for _ in range(1024):
+                fh.seek(pos)
+                hdr = fh.read(12)
+                if len(hdr) < 12:
+                    return None
+                cid, clen = hdr[:4], struct.unpack_from(">q", hdr, 4)[0]
+                if cid == b"data":
+                    if 0 <= clen <= 4 and size > pos + 16:
+                        raise IncompleteFileError(p, "CAF data chunk has a placeholder size: unfinished (still being "
+                                                     "written, or its writer stopped)")
+                    if clen >= 0:
+                        _check_declared(p, pos + 12 + clen, size)
+                    return clen
+                if clen < 0:
+                    return None
+                _check_declared(p, pos + 12 + clen, size)
+                pos += 12 + clen
+    except OSError as exc:
+        raise AudioError(p, f"cannot read: {exc.strerror or exc}") from None
+    return None
+
+
+def _is_open_ended_caf(p: str) -> bool:
+    """True for a CAF file whose data chunk runs to the end of the file (size -1), which libsndfile cannot
+    open."""
+    try:
+        with open(p, "rb") as fh:
+            if fh.read(4) != b"caff":
+                return False
+        return _caf_data_size(p, os.path.getsize(p)) == -1
+    except (OSError, AudioError):
+        return False
 
 
 def _check_riff_data(p: str, size: int) -> None:

@@ -1,4 +1,4 @@
-"""The audio an unfinished WAV, RF64 or AIFF file already holds.
+"""The audio an unfinished WAV, RF64, Wave64, AIFF or CAF file already holds.
 
 A DAW writes a recording's header first, with placeholder sizes (0 or
 0xFFFFFFFF; libsndfile writes an 8-byte sample chunk), streams the samples
@@ -15,8 +15,10 @@ of its whole frames, so a section costs only its own memory.
 
 Only uncompressed sample data can be recovered this way: integer PCM of 1 to
 32 bits in 1 to 4 bytes and IEEE float of 32 or 64 bits, in WAV (``RIFF``,
-including WAVE_FORMAT_EXTENSIBLE), RF64/BW64 and AIFF/AIFC (``NONE``,
-``twos``, ``sowt``, ``in24``, ``in32``, ``raw ``, ``fl32``, ``fl64``).
+including WAVE_FORMAT_EXTENSIBLE), RF64/BW64, Sony Wave64, AIFF/AIFC (``NONE``,
+``twos``, ``sowt``, ``in24``, ``in32``, ``raw ``, ``fl32``, ``fl64``) and
+Apple CAF (``lpcm``, either byte order). Wave64 and CAF samples run to the end
+of the file when the size is a placeholder (a crashed writer appends no tag).
 Everything else gives an :class:`~loopwatch.audio.AudioError` naming the reason.
 """
 
@@ -36,6 +38,8 @@ from loopwatch.findings import Finding
 _MAX_CHUNKS = 1024
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
 _W64_RIFF = bytes.fromhex("726966662e91cf11a5d628db04c10000")
+_W64_TAIL = bytes.fromhex("f3acd3118cd100c04f8edb8a")
+_W64_WAVE, _W64_FMT, _W64_DATA = b"wave" + _W64_TAIL, b"fmt " + _W64_TAIL, b"data" + _W64_TAIL
 #: Chunks that writers and taggers put after the sample data.
 _TRAILERS = {
     "<": (b"LIST", b"id3 ", b"ID3 ", b"bext", b"iXML", b"_PMX", b"cue ", b"smpl", b"inst", b"acid", b"JUNK",
@@ -88,7 +92,7 @@ class Layout:
 
 
 def read_unfinished(path: str | os.PathLike, max_duration: float | None = None) -> tuple[np.ndarray, int, str]:
-    """Decode every whole frame of an unfinished or truncated WAV/RF64/AIFF file.
+    """Decode every whole frame of an unfinished or truncated WAV/RF64/W64/AIFF/CAF file.
 
     Parameters
     ----------
@@ -109,7 +113,7 @@ def read_unfinished(path: str | os.PathLike, max_duration: float | None = None) 
     Raises
     ------
     AudioError
-        When the file is no WAV/RF64/AIFF, its format chunk is missing, unreadable or impossible, the
+        When the file is no WAV/RF64/W64/AIFF/CAF, its format chunk is missing, unreadable or impossible, the
         sample data is compressed, or not one whole frame follows the header.
     """
     p = str(path)
@@ -120,7 +124,7 @@ def read_unfinished(path: str | os.PathLike, max_duration: float | None = None) 
 
 
 def probe_unfinished(path: str | os.PathLike) -> Layout:
-    """The :class:`Layout` of an unfinished or truncated WAV/RF64/AIFF file (reads headers only).
+    """The :class:`Layout` of an unfinished or truncated WAV/RF64/W64/AIFF/CAF file (reads headers only).
 
     Raises :class:`~loopwatch.audio.AudioError` as :func:`read_unfinished` does.
     """
@@ -138,9 +142,11 @@ def probe_unfinished(path: str | os.PathLike) -> Layout:
                 fmt, start, end, open_ended = _walk_aiff(p, fh, size, head[8:12] == b"AIFC")
                 order = ">"
             elif head[:16] == _W64_RIFF:
-                raise AudioError(p, f"recovering unfinished Wave64 (W64) files is not supported: {_NOT}")
+                fmt, start, end, open_ended = _walk_w64(p, fh, size)
+            elif head[:4] == b"caff":
+                fmt, start, end, open_ended = _walk_caf(p, fh, size, head)
             else:
-                raise AudioError(p, f"not a WAV, RF64 or AIFF file: {_NOT}")
+                raise AudioError(p, f"not a WAV, RF64, Wave64, AIFF or CAF file: {_NOT}")
             end = min(end, size)
             if open_ended:
                 end = _trailer_start(fh, start, end, order)
@@ -223,6 +229,85 @@ def _walk_riff(p: str, fh, size: int):
                 return fmt, start, size, True
             return fmt, start, start + clen, False
     raise AssertionError("unreachable")  # _chunks raises when no data chunk comes
+
+
+def _walk_w64(p: str, fh, size: int):
+    """(format, data start, data end, open-ended) of a Sony Wave64 file: 16-byte GUIDs name the chunks, whose
+    64-bit sizes count their 24-byte headers, and chunks start on 8-byte boundaries."""
+    fh.seek(24)
+    if fh.read(16) != _W64_WAVE:
+        raise AudioError(p, f"Wave64 file without its 'wave' form: {_NOT}")
+    fmt = None
+    pos = 40
+    for _ in range(_MAX_CHUNKS):
+        fh.seek(pos)
+        hdr = fh.read(24)
+        if len(hdr) < 24:
+            break
+        guid, clen = hdr[:16], struct.unpack_from("<Q", hdr, 16)[0]
+        if guid == _W64_FMT:
+            fmt = _wav_format(p, fh.read(min(max(clen - 24, 0), 40)))
+        elif guid == _W64_DATA:
+            if fmt is None:
+                raise AudioError(p, f"no format chunk before the sample data: {_NOT}")
+            if clen <= 24:  # libsndfile's placeholder counts the header alone: up to the end of the file
+                return fmt, pos + 24, size, False
+            return fmt, pos + 24, pos + clen, False
+        if clen < 24 or pos + clen > size:
+            raise AudioError(p, f"chunk {guid[:4]!r} has an impossible size ({clen}): {_NOT}")
+        pos += (clen + 7) & ~7
+    raise AudioError(p, "no sample data chunk found: nothing to recover")
+
+
+def _walk_caf(p: str, fh, size: int, head: bytes):
+    """(format, data start, data end, open-ended) of an Apple Core Audio Format file: big-endian chunks with
+    signed 64-bit sizes after an 8-byte file header; the data chunk opens with a 4-byte edit count, and a
+    size of -1 means "to the end of the file"."""
+    if len(head) < 8 or struct.unpack_from(">H", head, 4)[0] != 1:
+        raise AudioError(p, f"CAF file of an unknown version: {_NOT}")
+    fmt = None
+    pos = 8
+    for _ in range(_MAX_CHUNKS):
+        fh.seek(pos)
+        hdr = fh.read(12)
+        if len(hdr) < 12:
+            break
+        cid, clen = hdr[:4], struct.unpack_from(">q", hdr, 4)[0]
+        if cid == b"desc":
+            fmt = _caf_format(p, fh.read(32))
+        elif cid == b"data":
+            if fmt is None:
+                raise AudioError(p, f"no desc chunk before the sample data: {_NOT}")
+            start = pos + 12 + 4
+            if clen == -1 or clen <= 4:  # unknown, or libsndfile's placeholder (the edit count alone)
+                return fmt, start, size, False
+            return fmt, start, pos + 12 + clen, False
+        if clen < 0 or pos + 12 + clen > size:
+            raise AudioError(p, f"chunk {cid!r} has an impossible size ({clen}): {_NOT}")
+        pos += 12 + clen
+    raise AudioError(p, "no sample data chunk found: nothing to recover")
+
+
+def _caf_format(p: str, body: bytes):
+    if len(body) < 32:
+        raise AudioError(p, f"desc chunk truncated: {_NOT}")
+    rate = struct.unpack_from(">d", body)[0]
+    fid = body[8:12]
+    flags, per_packet, frames_per_packet, channels, bits = struct.unpack_from(">IIIII", body, 12)
+    if fid != b"lpcm" or frames_per_packet != 1:
+        raise AudioError(p, f"CAF format {fid.decode('latin-1')!r} is not plain samples: {_NOT}")
+    sr = int(round(rate)) if math.isfinite(rate) and 0 < rate < 1e9 else 0  # 0: no usable number
+    _check_rate_channels(p, channels, sr)
+    width = per_packet // channels
+    if per_packet != width * channels:
+        raise AudioError(p, f"desc chunk gives {per_packet} bytes for {channels} channels: {_NOT}")
+    big = not flags & 2
+    if flags & 1:
+        if width in (4, 8) and bits == 8 * width:
+            return channels, sr, width, "float", big, bits
+    elif width in (1, 2, 3, 4) and 0 < bits <= 8 * width:
+        return channels, sr, width, "int", big, bits
+    raise AudioError(p, f"CAF samples of {bits} bits in {width} bytes are unusual: {_NOT}")
 
 
 def _wav_format(p: str, body: bytes):

@@ -6,7 +6,7 @@ A file is *ready* when all three hold:
    seconds (default 1 s), or for ``close_settle_s`` (default 0.05 s) after the
    OS reported that a writer closed it (``IN_CLOSE_WRITE`` on Linux; macOS
    FSEvents and Windows do not report closes, so there only the settle time applies);
-2. **complete**: its container agrees with its length (RIFF/RF64/W64/AIFF size
+2. **complete**: its container agrees with its length (RIFF/RF64/W64/AIFF/CAF size
    fields, :func:`loopwatch.audio.check_container`); a file that stays
    incomplete but unchanged for ``incomplete_timeout_s`` (default 10 s) is
    reported anyway, so an unfinished or truncated file is not forgotten: the
@@ -334,7 +334,7 @@ class FileWatcher:
 def arrived_whole(path: Path) -> bool:
     """True when a file that has just appeared is already complete: a move or rename into place.
 
-    Only containers with size fields (WAV/RF64/W64/AIFF) can prove it: a writer
+    Only containers with size fields (WAV/RF64/W64/AIFF, CAF with a data size) can prove it: a writer
     that creates such a file writes placeholder sizes first, so a fresh file whose
     sizes already agree with its length was written elsewhere and moved here.
     Formats without size fields (FLAC, OGG, MP3) always wait for the settle time.

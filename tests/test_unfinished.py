@@ -206,12 +206,11 @@ def test_impossible_headers_are_one_line_errors(tmp_path, stereo):
     (tmp_path / "slow.wav").write_bytes(bytes(wav))
     with pytest.raises(IncompleteFileError, match="sample rate of 1 Hz"):
         audio.load(tmp_path / "slow.wav", recover=True)
-    w64 = tmp_path / "x.w64"
-    sf.write(str(w64), stereo.T, 48000, format="W64", subtype="PCM_16")
-    cut = tmp_path / "cut.w64"
-    cut.write_bytes(w64.read_bytes()[:-5000])
-    with pytest.raises(IncompleteFileError, match="Wave64 .* not supported"):
-        audio.load(cut, recover=True)
+    caf = bytearray(placeholder_caf(tmp_path, stereo, "PCM_16"))
+    struct.pack_into(">d", caf, 20, 1e300)  # the desc chunk's sample rate
+    (tmp_path / "absurd.caf").write_bytes(bytes(caf))
+    with pytest.raises(IncompleteFileError, match="sample rate of 0 Hz"):
+        audio.load(tmp_path / "absurd.caf", recover=True)
 
 
 def test_a_section_too_short_for_one_frame_is_the_requests_fault(tmp_path, stereo):
@@ -220,3 +219,98 @@ def test_a_section_too_short_for_one_frame_is_the_requests_fault(tmp_path, stere
     p.write_bytes(placeholder_wav(raw))
     with pytest.raises(audio.SectionError, match="no whole frame"):
         audio.load(p, recover=True, length_s=1e-7)
+
+
+def left_open(tmp_path, x, fmt, subtype, **kw) -> tuple[bytes, bytes]:
+    """(the bytes of a file libsndfile is still writing, after all samples are in; the finished file)."""
+    p = tmp_path / f"open.{fmt.lower()}"
+    with sf.SoundFile(str(p), "w", 48000, x.shape[0], subtype, format=fmt, **kw) as f:
+        f.write(np.asarray(x).T)
+        f.flush()
+        mid = p.read_bytes()
+    return mid, p.read_bytes()
+
+
+def placeholder_caf(tmp_path, x, subtype) -> bytes:
+    return left_open(tmp_path, x, "CAF", subtype)[0]
+
+
+@pytest.mark.parametrize("fmt,subtype,endian", [("W64", "PCM_16", "FILE"), ("W64", "PCM_24", "FILE"),
+                                                ("W64", "FLOAT", "FILE"), ("CAF", "PCM_16", "FILE"),
+                                                ("CAF", "PCM_24", "FILE"), ("CAF", "PCM_32", "LITTLE"),
+                                                ("CAF", "FLOAT", "FILE"), ("CAF", "DOUBLE", "LITTLE")])
+def test_wave64_and_caf_left_open_by_their_writer(tmp_path, stereo, fmt, subtype, endian):
+    """libsndfile's own placeholders (W64: a zero file size and a data chunk of its header alone; CAF: a data
+    chunk of its edit count alone), read from a copy taken before the writer closed the file, then cut short
+    with half a frame: every whole frame, exactly as the finished file decodes."""
+    mid, full = left_open(tmp_path, stereo, fmt, subtype, endian=endian)
+    done = tmp_path / f"done.{fmt.lower()}"
+    done.write_bytes(full)
+    ref = decoded(done)
+    width = {"PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8}[subtype]
+    p = tmp_path / f"take.{fmt.lower()}"
+    p.write_bytes(mid)
+    with pytest.raises(IncompleteFileError, match="unfinished"):
+        audio.load(p)
+    a = audio.load(p, recover=True)
+    np.testing.assert_array_equal(a.source, ref)
+    assert "read the 1.000 s" in a.unfinished
+    frames = 20000
+    start = len(mid) - ref.shape[1] * 2 * width
+    p.write_bytes(mid[: start + frames * 2 * width + width])
+    x, sr, what = read_unfinished(p)
+    assert sr == 48000 and x.shape == (2, frames)
+    np.testing.assert_array_equal(x, ref[:, :frames])
+    assert what.startswith(f"{frames / 48000:.3f} s of {8 * width}-bit")
+
+
+@pytest.mark.parametrize("fmt", ["W64", "CAF"])
+def test_truncated_wave64_and_caf(tmp_path, stereo, fmt):
+    """A finished file cut short (a copy that failed): its sizes promise more than it has."""
+    done = tmp_path / f"done.{fmt.lower()}"
+    full = written(done, stereo, format=fmt, subtype="PCM_24")
+    ref = decoded(done)
+    p = tmp_path / f"cut.{fmt.lower()}"
+    p.write_bytes(full[: len(full) // 2])
+    with pytest.raises(IncompleteFileError, match="truncated"):
+        audio.load(p)
+    a = audio.load(p, recover=True)
+    n = a.source.shape[1]
+    assert 20000 < n < ref.shape[1]
+    np.testing.assert_array_equal(a.source, ref[:, :n])
+
+
+def test_caf_of_unknown_length_is_complete_and_compressed_caf_is_refused(tmp_path, stereo):
+    """A data size of -1 is CAF's legal "to the end of the file" (Core Audio writes it while recording): nothing
+    to check, so such a file is decoded as it is and cannot prove it arrived whole. Compressed CAF (ALAC)
+    cannot be recovered, and says so."""
+    from loopwatch.files import is_candidate
+    from loopwatch.watcher import arrived_whole
+
+    assert is_candidate("/Music/Logic/Audio Files/Take 1.caf")  # Logic Pro can record CAF
+    done = tmp_path / "done.caf"
+    full = bytearray(written(done, stereo, format="CAF", subtype="PCM_16"))
+    assert arrived_whole(done)
+    at = full.index(b"data")
+    struct.pack_into(">q", full, at + 4, -1)
+    p = tmp_path / "open-ended.caf"
+    p.write_bytes(bytes(full))
+    assert not arrived_whole(p)
+    for recover in (False, True):  # libsndfile cannot open it: loopwatch reads it, as a complete file
+        a = audio.load(p, recover=recover)
+        assert a.unfinished is None
+        np.testing.assert_array_equal(a.source, decoded(done))
+    a = audio.load(p, start_s=0.5, length_s=0.25)
+    np.testing.assert_array_equal(a.source, decoded(done)[:, 24000:36000])
+    alac = tmp_path / "alac.caf"
+    raw = written(alac, stereo, format="CAF", subtype="ALAC_16")
+    cut = tmp_path / "alac-cut.caf"
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(IncompleteFileError, match="'alac' is not plain samples"):
+        audio.load(cut, recover=True)
+    raw = bytearray(raw)
+    struct.pack_into(">q", raw, raw.index(b"data") + 4, -1)
+    cut.write_bytes(bytes(raw))
+    with pytest.raises(AudioError, match="'alac' is not plain samples") as e:
+        audio.load(cut)
+    assert "None" not in str(e.value) and not isinstance(e.value, IncompleteFileError)
