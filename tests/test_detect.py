@@ -204,6 +204,40 @@ def test_network_architecture_and_residual_links():
         assert not torch.allclose(plain(x), expected)
 
 
+def test_orthogonal_initialisation_and_its_alternative(data):
+    """By default every linear layer starts as a random (semi-)orthogonal matrix, so the untrained network
+    keeps distances between inputs; ``init="torch"`` keeps PyTorch's uniform default. Models saved before
+    the parameter existed say they were initialised the PyTorch way."""
+    import torch
+    from torch import nn
+
+    from loopwatch.detect.svdd import build_network
+
+    torch.manual_seed(0)
+    net = build_network(20, [512, 256, 128, 64, 32], 0.2, 0.1, residual=True)
+    for m in net.modules():
+        if isinstance(m, nn.Linear):
+            W = m.weight.detach().double()
+            small = W @ W.T if W.shape[0] <= W.shape[1] else W.T @ W
+            assert torch.allclose(small, torch.eye(small.shape[0], dtype=torch.float64), atol=1e-5)
+    torch.manual_seed(0)
+    plain = build_network(20, [512, 256, 128, 64, 32], 0.2, 0.1, residual=True, init="torch")
+    W = plain.enc[1][0].weight.detach()
+    assert W.abs().max() <= 1 / 512 ** 0.5 and not torch.allclose(W @ W.T, torch.eye(256), atol=0.1)
+    with pytest.raises(ValueError, match="init must be one of orthogonal, torch"):
+        build_network(20, [64, 32], 0.2, 0.1, residual=False, init="xavier")
+    with pytest.raises(DetectorError, match="init must be one of"):
+        make_detector("aewres", init="zeros", max_epochs=1).fit(data[0], data[1])
+    X_train, X_val = data[0], data[1]
+    det = make_detector("ae", max_epochs=2, threads=1).fit(X_train, X_val)
+    assert det.params["init"] == "orthogonal"
+    tensors, meta = det.state()
+    del meta["params"]["init"]  # as a model from before init was a hyper-parameter
+    old = Detector.from_state(tensors, meta)
+    assert old.params["init"] == "torch"
+    assert np.array_equal(old.score_samples(data[2]), det.score_samples(data[2]))
+
+
 @pytest.mark.parametrize("kernel", [True, False])
 def test_adamw_steps_equal_torch_adamw(kernel):
     """loopwatch's AdamW calls torch's fused kernel directly: the same parameters to the bit as

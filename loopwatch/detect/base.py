@@ -99,6 +99,9 @@ class Detector:
 
     kind: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
+    #: Values of hyper-parameters added since models were first saved, as those models were trained (used when a
+    #: saved model's parameters lack them).
+    legacy_params: ClassVar[dict[str, Any]] = {}
     #: What :meth:`transform` returns, for reports ("latent", "components", "inputs").
     latent_name: ClassVar[str] = "latent"
 
@@ -236,7 +239,7 @@ class Detector:
                 raise DetectorError(f"{where}: detector format {meta.get('format')!r} is not supported "
                                     f"(this loopwatch reads format {FORMAT_VERSION})")
             klass = detector_class(str(meta["type"]))
-            det = klass(quantile=float(meta["quantile"]), **dict(meta["params"]))
+            det = klass(quantile=float(meta["quantile"]), **{**klass.legacy_params, **dict(meta["params"])})
             det.dim = int(meta["dim"])
             det.mean_ = _arr(tensors, "std.mean", (det.dim,))
             det.scale_ = _arr(tensors, "std.scale", (det.dim,))

@@ -120,8 +120,17 @@ def svdd_center(mean_latent: np.ndarray, eps: float = 0.1) -> np.ndarray:
     return c
 
 
-def build_network(dim: int, hidden: list[int], dropout: float, alpha: float, residual: bool, bn_affine: bool = False):
-    """The autoencoder as a ``torch.nn.Module`` with ``encode(x)`` and ``forward(x)`` (reconstruction)."""
+#: Weight initialisations of the linear layers (``init``).
+INITS = ("orthogonal", "torch")
+
+
+def build_network(dim: int, hidden: list[int], dropout: float, alpha: float, residual: bool, bn_affine: bool = False,
+                  init: str = "orthogonal"):
+    """The autoencoder as a ``torch.nn.Module`` with ``encode(x)`` and ``forward(x)`` (reconstruction).
+
+    ``init`` is ``"orthogonal"`` (every linear layer's weight a random (semi-)orthogonal matrix, gain 1) or
+    ``"torch"`` (PyTorch's default, uniform in +-1/sqrt(fan_in)); the draws come from torch's generator.
+    """
     import torch
     from torch import nn
 
@@ -157,7 +166,14 @@ def build_network(dim: int, hidden: list[int], dropout: float, alpha: float, res
                     x = x + skips[-1 - j]
             return self.dec[-1](x)
 
-    return AutoEncoder()
+    net = AutoEncoder()
+    if init == "orthogonal":
+        for m in net.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.orthogonal_(m.weight)
+    elif init != "torch":
+        raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+    return net
 
 
 def cosine_lr(epoch: int, max_epochs: int, lr: float, lr_min: float) -> float:
@@ -254,6 +270,11 @@ class DeepSVDD(Detector):
     svdd_dropout : bool, default False
         Keep dropout active in the one-class phase too. By default dropout
         regularises the autoencoder pre-training only (see docs/detectors.md).
+    init : {"orthogonal", "torch"}, default "orthogonal"
+        Initial weights of the linear layers: random (semi-)orthogonal matrices, which keep the distances
+        between inputs through the untrained network, or PyTorch's default (uniform in +-1/sqrt(fan_in),
+        which shrinks them layer by layer). Chosen on a development corpus (docs/detectors.md). Models
+        saved before this parameter existed were trained with ``"torch"``.
     seed : int, default 0
         Seed of member 1 (initialisation, batch order, dropout); member *k* uses ``seed + k - 1``.
     ensemble : int, default 1
@@ -275,8 +296,10 @@ class DeepSVDD(Detector):
     residual: bool = False
     defaults = {"hidden": [512, 256, 128, 64, 32], "dropout": 0.2, "elu_alpha": 0.1, "lr": 1e-3,
                 "weight_decay": 1e-5, "lr_min": 5e-6, "max_epochs": 1000, "batch_size": 32, "patience": 20,
-                "eps": 0.1, "bn_affine": True, "svdd_dropout": False, "seed": 0, "ensemble": 1, "threads": 0, "jobs": 0}
+                "eps": 0.1, "bn_affine": True, "svdd_dropout": False, "init": "orthogonal", "seed": 0, "ensemble": 1, "threads": 0, "jobs": 0}
     latent_name = "Deep SVDD latent"
+    #: Models saved before ``init`` existed were initialised the PyTorch way.
+    legacy_params = {"init": "torch"}
 
     # -- training ---------------------------------------------------------------------------
 
@@ -293,6 +316,8 @@ class DeepSVDD(Detector):
             raise DetectorError(f"{self.kind}: patience must be at least 1, got {p['patience']}")
         if not 0.0 <= float(p["dropout"]) < 1.0:
             raise DetectorError(f"{self.kind}: dropout must be in [0, 1), got {p['dropout']}")
+        if p["init"] not in INITS:
+            raise DetectorError(f"{self.kind}: init must be one of {', '.join(INITS)}, got {p['init']!r}")
         members = p["ensemble"]
         if isinstance(members, bool) or not isinstance(members, (int, np.integer)) or not 1 <= members <= MAX_MEMBERS:
             raise DetectorError(f"{self.kind}: ensemble must be a whole number from 1 to {MAX_MEMBERS}, got {members!r}")
@@ -352,7 +377,7 @@ class DeepSVDD(Detector):
                 torch.manual_seed(seed)
                 rng = np.random.default_rng(seed)
                 net = build_network(self.dim, p["hidden"], float(p["dropout"]), float(p["elu_alpha"]), self.residual,
-                                    bool(p["bn_affine"]))
+                                    bool(p["bn_affine"]), str(p["init"]))
                 Xt = torch.from_numpy(np.ascontiguousarray(Z_train, dtype=np.float32))
                 Xv = torch.from_numpy(np.ascontiguousarray(Z_val, dtype=np.float32))
 
