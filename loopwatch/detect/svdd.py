@@ -25,6 +25,9 @@ encoder hidden layer *i* (1-based: 512, 256, 128, 64 wide) is added to the
 input of decoder layer *5 - i* (0-based: the decoder layer whose input has the
 same width). The latent itself is not linked.
 
+Every linear layer starts as a random (semi-)orthogonal matrix (``init``; PyTorch's
+default initialisation shrinks the distances between inputs at every layer).
+
 Training, on standardised inputs:
 
 1. **Pre-training**: the autoencoder minimises the mean squared
@@ -47,9 +50,9 @@ are trained exactly as above with seeds ``seed, seed + 1, ..., seed + N - 1``,
 each with its own centre. A member's distance is divided by the median of its
 own validation distances (members' scales differ by orders of magnitude), and
 the score is the mean of these ratios. Deep SVDD's out-of-style AUROC depends
-strongly on the seed (0.72-1.00 over fifteen seeds on the benchmark's bass
-library); ensembles of five reached 0.991-0.994 there (docs/detectors.md has
-the numbers). It costs N trainings and N encoder passes per score (five
+on the seed (0.84-0.98 over fifteen seeds on the benchmark's guitar library);
+ensembles of five reached 0.977-0.993 there (docs/detectors.md has the
+numbers). It costs N trainings and N encoder passes per score (five
 members: under 1 ms per embedding at 1024-d). Members train at once in ``jobs``
 worker processes (default: as many as the CPUs hold); each trains exactly as
 it would alone, so the model does not depend on ``jobs``.
