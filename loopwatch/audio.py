@@ -346,6 +346,42 @@ def _describe_sf_error(exc: BaseException) -> str:
 _W64_RIFF = bytes.fromhex("726966662e91cf11a5d628db04c10000")
 
 
+@dataclass(frozen=True)
+class ChunkLayout:
+    """How a chunked audio container lays out its chunks (for :func:`walk_chunks`)."""
+
+    first: int  #: byte offset of the first chunk, after the file header
+    id_len: int  #: bytes of a chunk's name (4; 16 for Wave64's GUIDs)
+    size_fmt: str  #: struct format of a chunk's size field
+    counts_header: bool  #: the size includes the chunk's own header (Wave64)
+    align: int  #: chunks start on multiples of this many bytes
+
+
+RIFF_CHUNKS = ChunkLayout(12, 4, "<I", False, 2)
+AIFF_CHUNKS = ChunkLayout(12, 4, ">I", False, 2)
+W64_CHUNKS = ChunkLayout(40, 16, "<Q", True, 8)
+CAF_CHUNKS = ChunkLayout(8, 4, ">q", False, 1)
+
+
+def walk_chunks(fh, layout: ChunkLayout, max_chunks: int = 1024):
+    """Yield ``(name, size, body start, body end)`` of the chunks of an open binary file, by seeking
+    from one header to the next (so a data chunk behind a large JUNK or bext chunk is reached without reading
+    it). The walk ends when no whole header is left or after ``max_chunks`` chunks. It does not judge sizes:
+    a caller stops (returns or raises) at a size it cannot accept, before asking for the next chunk."""
+    hdr_len = layout.id_len + struct.calcsize(layout.size_fmt)
+    pos = layout.first
+    for _ in range(max_chunks):
+        fh.seek(pos)
+        hdr = fh.read(hdr_len)
+        if len(hdr) < hdr_len:
+            return
+        clen = struct.unpack_from(layout.size_fmt, hdr, layout.id_len)[0]
+        body = pos + hdr_len
+        end = pos + clen if layout.counts_header else body + clen
+        yield hdr[: layout.id_len], clen, body, end
+        pos = end + (-end % layout.align)
+
+
 def check_container(path: str | os.PathLike) -> bool:
     """Raise :class:`IncompleteFileError` when a WAV/RF64/W64/AIFF/CAF header disagrees with the file size.
 
@@ -418,24 +454,17 @@ def _caf_data_size(p: str, size: int) -> int | None:
     sizes). Raises :class:`IncompleteFileError` for a placeholder size or a chunk longer than the file."""
     try:
         with open(p, "rb") as fh:
-            pos = 8
-            for _ in range(1024):
-                fh.seek(pos)
-                hdr = fh.read(12)
-                if len(hdr) < 12:
-                    return None
-                cid, clen = hdr[:4], struct.unpack_from(">q", hdr, 4)[0]
+            for cid, clen, body, end in walk_chunks(fh, CAF_CHUNKS):
                 if cid == b"data":
-                    if 0 <= clen <= 4 and size > pos + 16:
+                    if 0 <= clen <= 4 and size > body + 4:
                         raise IncompleteFileError(p, "CAF data chunk has a placeholder size: unfinished (still being "
                                                      "written, or its writer stopped)")
                     if clen >= 0:
-                        _check_declared(p, pos + 12 + clen, size)
+                        _check_declared(p, end, size)
                     return clen
                 if clen < 0:
                     return None
-                _check_declared(p, pos + 12 + clen, size)
-                pos += 12 + clen
+                _check_declared(p, end, size)
     except OSError as exc:
         raise AudioError(p, f"cannot read: {exc.strerror or exc}") from None
     return None
@@ -458,23 +487,16 @@ def _check_riff_data(p: str, size: int) -> None:
     the data chunk fits in the file."""
     try:
         with open(p, "rb") as fh:
-            pos = 12
-            for _ in range(1024):
-                fh.seek(pos)
-                hdr = fh.read(8)
-                if len(hdr) < 8:
-                    return
-                cid, clen = hdr[:4], struct.unpack("<I", hdr[4:])[0]
+            for cid, clen, body, end in walk_chunks(fh, RIFF_CHUNKS):
                 if cid == b"data":
-                    if clen in (0, 0xFFFFFFFF) and size > pos + 8:
+                    if clen in (0, 0xFFFFFFFF) and size > body:
                         raise IncompleteFileError(p, "WAV data chunk has a placeholder size: still being written")
-                    if pos + 8 + clen > size:
+                    if end > size:
                         raise IncompleteFileError(
-                            p, f"data chunk says {clen} bytes but only {size - pos - 8} follow: truncated, or still "
+                            p, f"data chunk says {clen} bytes but only {size - body} follow: truncated, or still "
                                "being written"
                         )
                     return
-                pos += 8 + clen + (clen & 1)
     except OSError as exc:
         raise AudioError(p, f"cannot read: {exc.strerror or exc}") from None
 

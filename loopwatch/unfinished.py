@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from loopwatch.audio import MAX_CHANNELS, MAX_SR, MIN_SR, Audio, AudioError
+from loopwatch.audio import (AIFF_CHUNKS, CAF_CHUNKS, MAX_CHANNELS, MAX_SR, MIN_SR, RIFF_CHUNKS, W64_CHUNKS, Audio,
+                             AudioError, ChunkLayout, walk_chunks)
 from loopwatch.findings import Finding
 
 #: Most chunks walked before the sample data.
@@ -189,22 +190,15 @@ def unfinished_finding(audio: Audio, offset: float = 0.0) -> Finding | None:
 # --- containers ---------------------------------------------------------------------------------------------
 
 
-def _chunks(p: str, fh, size: int, order: str, data_id: bytes):
-    """Yield ``(position, id, length)`` of the chunks after the 12-byte form header, up to and including the
-    one named ``data_id`` (whose length may be a placeholder); a chunk that cannot fit the file is an error."""
-    pos = 12
-    for _ in range(_MAX_CHUNKS):
-        fh.seek(pos)
-        hdr = fh.read(8)
-        if len(hdr) < 8:
-            break
-        cid, clen = hdr[:4], struct.unpack(order + "I", hdr[4:])[0]
-        yield pos, cid, clen
+def _chunks(p: str, fh, size: int, layout: ChunkLayout, data_id: bytes):
+    """:func:`~loopwatch.audio.walk_chunks` up to and including the chunk named ``data_id`` (whose size may be
+    a placeholder); any other chunk that cannot fit the file is an error, and so is finding no ``data_id``."""
+    for cid, clen, body, end in walk_chunks(fh, layout, _MAX_CHUNKS):
+        yield cid, clen, body, end
         if cid == data_id:
             return
-        if clen == 0xFFFFFFFF or pos + 8 + clen > size:
-            raise AudioError(p, f"chunk {cid!r} has an impossible size ({clen}): {_NOT}")
-        pos += 8 + clen + (clen & 1)
+        if end < body or end > size or (layout.size_fmt.endswith("I") and clen == 0xFFFFFFFF):
+            raise AudioError(p, f"chunk {cid[:4]!r} has an impossible size ({clen}): {_NOT}")
     raise AudioError(p, "no sample data chunk found: nothing to recover")
 
 
@@ -212,7 +206,7 @@ def _walk_riff(p: str, fh, size: int):
     """(format, data start, data end, open-ended) of a RIFF/RF64 WAVE file; the end may lie past the file."""
     fmt = None
     data64 = None
-    for pos, cid, clen in _chunks(p, fh, size, "<", b"data"):
+    for cid, clen, start, end in _chunks(p, fh, size, RIFF_CHUNKS, b"data"):
         if cid == b"ds64":
             body = fh.read(min(clen, 28))
             if len(body) >= 16:
@@ -222,12 +216,11 @@ def _walk_riff(p: str, fh, size: int):
         elif cid == b"data":
             if fmt is None:
                 raise AudioError(p, f"no format chunk before the sample data: {_NOT}")
-            start = pos + 8
             if clen == 0xFFFFFFFF and data64:
                 return fmt, start, start + data64, False
             if clen in (0, 0xFFFFFFFF):  # the placeholder: up to the end of the file, or of the samples
                 return fmt, start, size, True
-            return fmt, start, start + clen, False
+            return fmt, start, end, False
     raise AssertionError("unreachable")  # _chunks raises when no data chunk comes
 
 
@@ -238,25 +231,16 @@ def _walk_w64(p: str, fh, size: int):
     if fh.read(16) != _W64_WAVE:
         raise AudioError(p, f"Wave64 file without its 'wave' form: {_NOT}")
     fmt = None
-    pos = 40
-    for _ in range(_MAX_CHUNKS):
-        fh.seek(pos)
-        hdr = fh.read(24)
-        if len(hdr) < 24:
-            break
-        guid, clen = hdr[:16], struct.unpack_from("<Q", hdr, 16)[0]
+    for guid, clen, start, end in _chunks(p, fh, size, W64_CHUNKS, _W64_DATA):
         if guid == _W64_FMT:
-            fmt = _wav_format(p, fh.read(min(max(clen - 24, 0), 40)))
+            fmt = _wav_format(p, fh.read(min(max(end - start, 0), 40)))
         elif guid == _W64_DATA:
             if fmt is None:
                 raise AudioError(p, f"no format chunk before the sample data: {_NOT}")
             if clen <= 24:  # libsndfile's placeholder counts the header alone: up to the end of the file
-                return fmt, pos + 24, size, False
-            return fmt, pos + 24, pos + clen, False
-        if clen < 24 or pos + clen > size:
-            raise AudioError(p, f"chunk {guid[:4]!r} has an impossible size ({clen}): {_NOT}")
-        pos += (clen + 7) & ~7
-    raise AudioError(p, "no sample data chunk found: nothing to recover")
+                return fmt, start, size, False
+            return fmt, start, end, False
+    raise AssertionError("unreachable")  # _chunks raises when no data chunk comes
 
 
 def _walk_caf(p: str, fh, size: int, head: bytes):
@@ -266,26 +250,16 @@ def _walk_caf(p: str, fh, size: int, head: bytes):
     if len(head) < 8 or struct.unpack_from(">H", head, 4)[0] != 1:
         raise AudioError(p, f"CAF file of an unknown version: {_NOT}")
     fmt = None
-    pos = 8
-    for _ in range(_MAX_CHUNKS):
-        fh.seek(pos)
-        hdr = fh.read(12)
-        if len(hdr) < 12:
-            break
-        cid, clen = hdr[:4], struct.unpack_from(">q", hdr, 4)[0]
+    for cid, clen, body, end in _chunks(p, fh, size, CAF_CHUNKS, b"data"):
         if cid == b"desc":
             fmt = _caf_format(p, fh.read(32))
         elif cid == b"data":
             if fmt is None:
                 raise AudioError(p, f"no desc chunk before the sample data: {_NOT}")
-            start = pos + 12 + 4
-            if clen == -1 or clen <= 4:  # unknown, or libsndfile's placeholder (the edit count alone)
-                return fmt, start, size, False
-            return fmt, start, pos + 12 + clen, False
-        if clen < 0 or pos + 12 + clen > size:
-            raise AudioError(p, f"chunk {cid!r} has an impossible size ({clen}): {_NOT}")
-        pos += 12 + clen
-    raise AudioError(p, "no sample data chunk found: nothing to recover")
+            if clen <= 4:  # -1 (to the end of the file), or libsndfile's placeholder (the edit count alone)
+                return fmt, body + 4, size, False
+            return fmt, body + 4, end, False
+    raise AssertionError("unreachable")  # _chunks raises when no data chunk comes
 
 
 def _caf_format(p: str, body: bytes):
@@ -331,18 +305,18 @@ def _wav_format(p: str, body: bytes):
 def _walk_aiff(p: str, fh, size: int, aifc: bool):
     """(format, sample data start, end, open-ended) of an AIFF/AIFC file; the end may lie past the file."""
     fmt = None
-    for pos, cid, clen in _chunks(p, fh, size, ">", b"SSND"):
+    for cid, clen, body, end in _chunks(p, fh, size, AIFF_CHUNKS, b"SSND"):
         if cid == b"COMM":
             fmt = _aiff_format(p, fh.read(min(clen, 26)), aifc)
         elif cid == b"SSND":
             if fmt is None:
                 raise AudioError(p, f"no COMM chunk before the sample data: {_NOT}")
             offset = struct.unpack(">I", fh.read(4).ljust(4, b"\0"))[0]
-            start = pos + 16 + offset
+            start = body + 8 + offset
             if clen in (0, 0xFFFFFFFF) or clen <= 8 + offset:
                 # a placeholder, or libsndfile's size of an SSND chunk with no samples yet: to the end
                 return fmt, start, size, True
-            return fmt, start, pos + 8 + clen, False
+            return fmt, start, end, False
     raise AssertionError("unreachable")  # _chunks raises when no SSND chunk comes
 
 
