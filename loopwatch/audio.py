@@ -248,12 +248,12 @@ def load(
     if st.st_size == 0:
         raise AudioError(p, "empty file (0 bytes)")
     try:
-        check_container(p)
+        state = _container_state(p)
     except IncompleteFileError as exc:
         if not recover:
             raise
         return _recovered(p, exc.reason, max_duration, start_s, length_s)
-    if _is_open_ended_caf(p):  # complete as far as anyone can tell, but libsndfile cannot open it: read it here
+    if state == "to-end":  # complete as far as anyone can tell, but libsndfile cannot open it: read it here
         return _recovered(p, None, max_duration, start_s, length_s)
     # libsndfile keeps the path in a 1024-byte buffer: open longer paths here and hand it the file object
     fh = open(p, "rb") if len(os.fsencode(p)) > 1000 else None  # noqa: SIM115 - closed below
@@ -394,7 +394,12 @@ def check_container(path: str | os.PathLike) -> bool:
     the declared end are allowed: some tools append tags. Other formats have no
     size fields; their decoders catch truncation instead.
     """
-    p = str(path)
+    return _container_state(str(path)) == "checked"
+
+
+def _container_state(p: str) -> str:
+    """:func:`check_container`'s work: ``"checked"`` (size fields agree with the length), ``"unchecked"``
+    (no size fields), or ``"to-end"`` (a CAF whose data chunk runs to the end of the file: size -1)."""
     try:
         size = os.path.getsize(p)
         with open(p, "rb") as fh:
@@ -404,7 +409,7 @@ def check_container(path: str | os.PathLike) -> bool:
     if len(head) < 12:
         if head[:4] in (b"RIFF", b"RF64", b"BW64", b"FORM"):
             raise IncompleteFileError(p, f"header truncated ({len(head)} bytes)")
-        return False
+        return "unchecked"
     magic, form = head[:4], head[8:12]
     if magic == b"RIFF" and form == b"WAVE":
         declared = struct.unpack_from("<I", head, 4)[0]
@@ -412,7 +417,7 @@ def check_container(path: str | os.PathLike) -> bool:
             raise IncompleteFileError(p, "WAV header has a placeholder size: unfinished (still being written, or its writer stopped)")
         _check_declared(p, declared + 8, size)
         _check_riff_data(p, size)
-        return True
+        return "checked"
     elif magic in (b"RF64", b"BW64") and form == b"WAVE":
         if head[12:16] != b"ds64" or len(head) < 28:
             raise IncompleteFileError(p, "RF64 file without a ds64 chunk: unfinished or corrupt")
@@ -420,7 +425,7 @@ def check_container(path: str | os.PathLike) -> bool:
         if riff64 == 0:
             raise IncompleteFileError(p, "RF64 header has a zero size: unfinished (still being written, or its writer stopped)")
         _check_declared(p, riff64 + 8, size)
-        return True
+        return "checked"
     elif head[:16] == _W64_RIFF:
         if len(head) < 24:
             raise IncompleteFileError(p, "W64 header truncated")
@@ -428,17 +433,17 @@ def check_container(path: str | os.PathLike) -> bool:
         if declared == 0:
             raise IncompleteFileError(p, "W64 header has a zero size: unfinished (still being written, or its writer stopped)")
         _check_declared(p, declared, size)
-        return True
+        return "checked"
     elif magic == b"caff":
         declared = _caf_data_size(p, size)
-        return declared is not None and declared >= 0
+        return "unchecked" if declared is None else "to-end" if declared < 0 else "checked"
     elif magic == b"FORM" and form in (b"AIFF", b"AIFC"):
         declared = struct.unpack_from(">I", head, 4)[0]
         if declared in (0, 0xFFFFFFFF):
             raise IncompleteFileError(p, "AIFF header has a placeholder size: unfinished (still being written, or its writer stopped)")
         _check_declared(p, declared + 8, size)
-        return True
-    return False
+        return "checked"
+    return "unchecked"
 
 
 def _check_declared(p: str, declared_total: int, size: int) -> None:
@@ -468,18 +473,6 @@ def _caf_data_size(p: str, size: int) -> int | None:
     except OSError as exc:
         raise AudioError(p, f"cannot read: {exc.strerror or exc}") from None
     return None
-
-
-def _is_open_ended_caf(p: str) -> bool:
-    """True for a CAF file whose data chunk runs to the end of the file (size -1), which libsndfile cannot
-    open."""
-    try:
-        with open(p, "rb") as fh:
-            if fh.read(4) != b"caff":
-                return False
-        return _caf_data_size(p, os.path.getsize(p)) == -1
-    except (OSError, AudioError):
-        return False
 
 
 def _check_riff_data(p: str, size: int) -> None:
