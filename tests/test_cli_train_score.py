@@ -170,3 +170,51 @@ def test_train_ensemble_names_its_members(corpus, tmp_path):
     assert not (tmp_path / "fresh" / "cache").exists()
     res = r.invoke(app, ["train", str(corpus / "Bass"), "-n", "bad", "-e", "spectral", "--jobs", "-1"], env=env)
     assert res.exit_code == 1 and "--jobs must be 0 or more" in res.output
+
+
+def test_train_set_passes_hyper_parameters_to_the_detectors_that_know_them(corpus, tmp_path):
+    env = {"LOOPWATCH_HOME": str(tmp_path / "home")}
+    r = CliRunner()
+    res = r.invoke(app, ["train", str(corpus / "Bass"), "-n", "set", "-e", "spectral", "--max-epochs", "3",
+                         "--set", "init=torch", "--set", "patience=1", "--set", "hidden=[64, 16, 8]",
+                         "--set", "variance=0.8", "--compare", "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout.splitlines()[-1])
+    # patience 1 stops a phase after its first epoch without progress: at most 3 epochs each, at least 2
+    assert 4 <= summary["epochs"] <= 6
+    res = r.invoke(app, ["models", "show", "set", "--json"], env=env)
+    params = json.loads(res.stdout)["params"]
+    assert params["init"] == "torch" and params["patience"] == 1 and params["hidden"] == [64, 16, 8]
+    assert params["max_epochs"] == 3 and "variance" not in params
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--set", "colour=red"], "--set colour: aewres has no hyper-parameter 'colour'; known: batch_size,"),
+    (["--set", "n_estimators=10"], "aewres has no hyper-parameter 'n_estimators'"),
+    (["--set", "colour=red", "--compare"], "no detector has a hyper-parameter 'colour'"),
+    (["--set", "init=xavier"], "--set: aewres: init must be one of orthogonal, torch, got 'xavier'"),
+    (["--set", "lr=fast"], "--set: aewres: lr must be a finite number, got 'fast'"),
+    (["--set", "lr=NaN"], "lr must be a finite number, got nan"),
+    (["--set", "patience=2.5"], "patience must be a whole number, got 2.5"),
+    (["--set", "bn_affine=1"], "bn_affine must be true or false, got 1"),
+    (["--set", "lr_min=0.1"], "lr_min must be from 0 to lr (0.001), got 0.1"),
+    (["--set", "max_samples=0", "--compare"], "--set: iforest: max_samples must be \"auto\""),
+    (["--set", "variance=1.5", "--compare"], "--set: pca: variance must be in (0, 1], got 1.5"),
+    (["--set", "seed=3"], "--set seed: use --seed"),
+    (["--set", "patience"], "--set 'patience': expected KEY=VALUE"),
+    (["--set", "init=torch", "--set", "init=torch"], "--set init: given twice"),
+])
+def test_train_set_refuses_bad_hyper_parameters_before_embedding(corpus, tmp_path, args, message):
+    env = {"LOOPWATCH_HOME": str(tmp_path / "home")}
+    res = CliRunner().invoke(app, ["train", str(corpus / "Bass"), "-n", "bad", "-e", "spectral", *args], env=env)
+    assert res.exit_code == 1 and message in res.output, res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "home" / "cache").exists()
+
+
+def test_parse_settings_reads_json_then_text():
+    from loopwatch.cli.train import parse_settings
+
+    assert parse_settings(["init=torch", "lr=1e-4", "bn-affine=false", "hidden=[8, 4]", "max_samples=auto",
+                           "patience= 30"]) == {"init": "torch", "lr": 1e-4, "bn_affine": False, "hidden": [8, 4],
+                                               "max_samples": "auto", "patience": 30}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -481,3 +483,37 @@ def test_tampered_tree_indices_are_refused(fitted, tmp_path):
     save_file(t, str(path), metadata=meta)
     with pytest.raises(DetectorError, match="out of range"):
         Detector.load(path)
+
+
+@pytest.mark.parametrize("kind,params,message", [
+    ("aewres", {"dropout": "0.2"}, "aewres: dropout must be a finite number, got '0.2'"),
+    ("aewres", {"lr": float("inf")}, "lr must be a finite number, got inf"),
+    ("aewres", {"lr": 0.0}, "lr must be above 0, got 0.0"),
+    ("aewres", {"weight_decay": -1e-5}, "weight_decay must be 0 or more"),
+    ("aewres", {"lr_min": 0.01}, "lr_min must be from 0 to lr"),
+    ("ae", {"elu_alpha": -0.1}, "ae: elu_alpha must be above 0"),
+    ("ae", {"eps": 0}, "eps must be above 0"),
+    ("aewres", {"batch_size": 32.0}, "batch_size must be a whole number, got 32.0"),
+    ("aewres", {"svdd_dropout": "yes"}, "svdd_dropout must be true or false"),
+    ("aewres", {"hidden": [64, 16.5]}, "hidden must be a list of whole numbers"),
+    ("aewres", {"seed": -1}, "seed must be 0 or more"),
+    ("iforest", {"n_estimators": 0}, "iforest: n_estimators must be at least 1"),
+    ("iforest", {"max_samples": 1.5}, "max_samples must be \"auto\""),
+    ("iforest", {"max_samples": "all"}, "max_samples must be \"auto\""),
+    ("iforest", {"seed": 1.0}, "seed must be a whole number"),
+    ("pca", {"variance": 0}, "pca: variance must be in (0, 1]"),
+    ("pca", {"variance": True}, "pca: variance must be a finite number, got True"),
+])
+def test_hyper_parameters_of_the_wrong_type_or_range_are_refused_before_training(data, kind, params, message):
+    det = make_detector(kind, **params)
+    with pytest.raises(DetectorError, match=re.escape(message)):
+        det.check_params()
+    with pytest.raises(DetectorError, match=re.escape(message)):
+        det.fit(*data[:2])
+    assert not det.fitted
+
+
+def test_checked_hyper_parameters_of_every_accepted_form_train(data):
+    for kind, params in [("iforest", {"max_samples": 0.5, "n_estimators": np.int64(20)}), ("iforest", {"max_samples": 64}),
+                         ("pca", {"variance": 1}), ("aewres", {**FAST, "dropout": 0, "hidden": (32, 8)})]:
+        assert make_detector(kind, **params).check_params().fit(*data[:2]).fitted

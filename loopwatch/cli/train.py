@@ -41,6 +41,10 @@ def train_cmd(
                              "(0: as many as the CPUs hold at --threads each). The model does not depend on it."),
     no_embeddings: bool = typer.Option(False, "--no-embeddings", help="Do not store the training embeddings "
                                        "(smaller file; `score --nearest` and `report` latent views need them)."),
+    settings: list[str] = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
+                                       help="A detector hyper-parameter (repeatable), e.g. --set init=torch --set "
+                                       "patience=30; VALUE is read as JSON (numbers, true/false, lists), else as "
+                                       "text. See docs/detectors.md for each detector's."),
     device: str = typer.Option(None, "--device", help="Encoder device: cuda, mps or cpu (default: the best)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON records (skipped files, comparison, summary)."),
 ) -> None:
@@ -52,7 +56,7 @@ def train_cmd(
     """
     from loopwatch.cli._common import progress
     from loopwatch.config import load_config
-    from loopwatch.detect import DETECTOR_LABELS, DETECTOR_TYPES
+    from loopwatch.detect import DETECTOR_LABELS, DETECTOR_TYPES, DetectorError, detector_class
     from loopwatch.embed import EncoderError
     from loopwatch.embedding import embed_files
     from loopwatch.modelstore import FEW_TRAIN_FILES, MIN_TRAIN_FILES, ModelError, TrainedModel, model_paths
@@ -89,6 +93,30 @@ def train_cmd(
         params["threads"] = threads
     if jobs:
         params["jobs"] = jobs
+    kinds = [detector, *([k for k in DETECTOR_TYPES if k != detector] if compare else [])]
+    try:
+        extra = parse_settings(settings or [])
+    except ValueError as exc:
+        fail(str(exc))
+    for key in extra:
+        if not any(key in detector_class(k).defaults for k in kinds):
+            known = sorted(set().union(*(detector_class(k).defaults for k in kinds)) - set(_OWN_OPTIONS))
+            who = f"{detector} has no" if len(kinds) == 1 else "no detector has a"
+            fail(f"--set {key}: {who} hyper-parameter {key!r}; known: {', '.join(known)}")
+
+    def params_for(kind: str) -> dict[str, Any]:
+        """The hyper-parameters given for ``kind``: the options above (neural detectors) and the --set values it knows."""
+        klass = detector_class(kind)
+        base = params if kind in ("ae", "aewres") else {}
+        return {**base, **{k: v for k, v in extra.items() if k in klass.defaults}}
+
+    for kind in kinds:  # refuse a bad value now, not after embedding
+        try:
+            klass = detector_class(kind)
+            p_ = params_for(kind)
+            klass(quantile=quantile, **({"seed": seed} if "seed" in klass.defaults else {}), **p_).check_params()
+        except DetectorError as exc:
+            fail(f"--set: {exc}")
     try:  # refuse now, not after embedding and training, when the model cannot be saved
         st_path.parent.mkdir(parents=True, exist_ok=True)
         if not os.access(st_path.parent, os.W_OK):
@@ -122,7 +150,7 @@ def train_cmd(
 
 
     def fit(kind: str) -> TrainedModel:
-        p = params if kind in ("ae", "aewres") else {}
+        p = params_for(kind)
         with progress(transient=True) as bar:
             tasks: dict[str, int] = {}
 
@@ -147,9 +175,7 @@ def train_cmd(
                 fail(str(exc))
 
     model = fit(detector)
-    others: list[TrainedModel] = []
-    if compare:
-        others = [fit(k) for k in DETECTOR_TYPES if k != detector]
+    others = [fit(k) for k in kinds[1:]]
     try:
         model.save(overwrite=force)
     except (ModelError, OSError) as exc:
@@ -194,6 +220,35 @@ def train_cmd(
         f"saved        {js_path}",
     ]
     typer.echo("\n".join(lines))
+
+
+#: Hyper-parameters with an option of their own, refused by ``--set``.
+_OWN_OPTIONS = {"seed": "--seed", "max_epochs": "--max-epochs", "ensemble": "--ensemble", "threads": "--threads",
+                "jobs": "--jobs"}
+
+
+def parse_settings(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings as a dict; each VALUE is read as JSON (``30``, ``1e-4``, ``true``, ``[512, 256, 32]``),
+    and as plain text where it is not JSON (``init=torch``). Raises ``ValueError`` with a one-line reason for an
+    item without ``=``, an empty or repeated key, or a key that has an option of its own."""
+    import json
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, text = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not eq or not key:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. --set init=torch")
+        if key in _OWN_OPTIONS:
+            raise ValueError(f"--set {key}: use {_OWN_OPTIONS[key]}")
+        if key in out:
+            raise ValueError(f"--set {key}: given twice")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text.strip()
+        out[key] = value
+    return out
 
 
 def _spread(m) -> dict[str, Any]:

@@ -102,6 +102,8 @@ class Detector:
     #: Values of hyper-parameters added since models were first saved, as those models were trained (used when a
     #: saved model's parameters lack them).
     legacy_params: ClassVar[dict[str, Any]] = {}
+    #: Hyper-parameters whose type :meth:`check_params` leaves to the detector's own ``_check_params``.
+    free_params: ClassVar[frozenset[str]] = frozenset()
     #: What :meth:`transform` returns, for reports ("latent", "components", "inputs").
     latent_name: ClassVar[str] = "latent"
 
@@ -124,6 +126,42 @@ class Detector:
         self.info_: dict[str, Any] = {}
 
     # -- public API -------------------------------------------------------------------------
+
+    def check_params(self) -> "Detector":
+        """Check the hyper-parameters before any training; raise :class:`DetectorError` naming the first bad one.
+
+        Each value must have the type of its default (a whole number where the default is one, a finite
+        number where it is a float, ``true``/``false`` where it is a flag, a list of whole numbers where it is a
+        list), except those a detector checks itself (``free_params``); then the detector checks ranges and
+        choices. :meth:`fit` calls this first; the CLI calls it before embedding anything.
+        """
+        for key, default in self.defaults.items():
+            if key in self.free_params:
+                continue
+            v = self.params[key]
+            if isinstance(default, bool):
+                ok, want = isinstance(v, (bool, np.bool_)), "true or false"
+            elif isinstance(default, int):
+                ok, want = isinstance(v, (int, np.integer)) and not isinstance(v, bool), "a whole number"
+            elif isinstance(default, float):
+                ok = (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                      and bool(np.isfinite(v)))
+                want = "a finite number"
+            elif isinstance(default, list):
+                ok = isinstance(v, (list, tuple)) and all(
+                    isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in v)
+                want = "a list of whole numbers"
+            else:
+                ok, want = isinstance(v, type(default)), f"a {type(default).__name__}"
+            if not ok:
+                raise DetectorError(f"{self.kind}: {key} must be {want}, got {v!r}")
+        self._check_params()
+        return self
+
+    def _check_params(self) -> None:
+        """Ranges and choices of the hyper-parameters (their types are checked already); subclasses extend it."""
+        if "seed" in self.params and self.params["seed"] < 0:
+            raise DetectorError(f"{self.kind}: seed must be 0 or more, got {self.params['seed']}")
 
     @property
     def fitted(self) -> bool:
@@ -149,6 +187,7 @@ class Detector:
         """
         import time
 
+        self.check_params()
         A = as_matrix(X_train, "X_train")
         if X_val is None:
             from loopwatch.detect.split import split_rows

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from loopwatch.detect.base import Detector, ProgressFn
+from loopwatch.detect.base import Detector, DetectorError, ProgressFn
 
 _EULER_GAMMA = 0.5772156649015329
 
@@ -41,7 +41,8 @@ class IsolationForestDetector(Detector):
     Hyper-parameters
     ----------------
     n_estimators : int, default 100
-    max_samples : "auto" or int, default "auto" (min(256, n))
+    max_samples : "auto", int or float, default "auto" (min(256, n))
+        Rows drawn for each tree: a number of rows, or a share of them in (0, 1].
     seed : int, default 0
         ``random_state`` of the forest.
     """
@@ -49,6 +50,17 @@ class IsolationForestDetector(Detector):
     kind = "iforest"
     defaults = {"n_estimators": 100, "max_samples": "auto", "seed": 0}
     latent_name = "standardised inputs"
+    free_params = frozenset({"max_samples"})
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.params["n_estimators"] < 1:
+            raise DetectorError(f"iforest: n_estimators must be at least 1, got {self.params['n_estimators']}")
+        m = self.params["max_samples"]
+        if isinstance(m, bool) or not (m == "auto" or (isinstance(m, (int, np.integer)) and m >= 1)
+                                       or (isinstance(m, (float, np.floating)) and 0.0 < m <= 1.0)):
+            raise DetectorError(f"iforest: max_samples must be \"auto\", a whole number of rows (1 or more) or a "
+                                f"share of the rows in (0, 1], got {m!r}")
 
     def _fit(self, Z_train: np.ndarray, Z_val: np.ndarray, progress: ProgressFn | None) -> None:
         from sklearn.ensemble import IsolationForest

@@ -33,10 +33,13 @@ class PCADetector(Detector):
     defaults = {"variance": 0.95}
     latent_name = "principal components"
 
-    def _fit(self, Z_train: np.ndarray, Z_val: np.ndarray, progress: ProgressFn | None) -> None:
+    def _check_params(self) -> None:
         v = float(self.params["variance"])
         if not 0.0 < v <= 1.0:
             raise DetectorError(f"pca: variance must be in (0, 1], got {v}")
+
+    def _fit(self, Z_train: np.ndarray, Z_val: np.ndarray, progress: ProgressFn | None) -> None:
+        v = float(self.params["variance"])
         Z = Z_train.astype(np.float64)
         self.center_ = Z.mean(axis=0)
         _, s, vt = np.linalg.svd(Z - self.center_, full_matrices=False)

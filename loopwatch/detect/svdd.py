@@ -301,12 +301,14 @@ class DeepSVDD(Detector):
                 "weight_decay": 1e-5, "lr_min": 5e-6, "max_epochs": 1000, "batch_size": 32, "patience": 20,
                 "eps": 0.1, "bn_affine": True, "svdd_dropout": False, "init": "orthogonal", "seed": 0, "ensemble": 1, "threads": 0, "jobs": 0}
     latent_name = "Deep SVDD latent"
+    free_params = frozenset({"ensemble", "threads", "jobs"})  # checked with their own messages in _check_params
     #: Models saved before ``init`` existed were initialised the PyTorch way.
     legacy_params = {"init": "torch"}
 
     # -- training ---------------------------------------------------------------------------
 
     def _check_params(self) -> None:
+        super()._check_params()
         p = self.params
         hidden = [int(h) for h in p["hidden"]]
         if len(hidden) < 2 or min(hidden) < 1:
@@ -319,6 +321,13 @@ class DeepSVDD(Detector):
             raise DetectorError(f"{self.kind}: patience must be at least 1, got {p['patience']}")
         if not 0.0 <= float(p["dropout"]) < 1.0:
             raise DetectorError(f"{self.kind}: dropout must be in [0, 1), got {p['dropout']}")
+        for key, low in (("lr", 0.0), ("elu_alpha", 0.0), ("eps", 0.0)):
+            if not float(p[key]) > low:
+                raise DetectorError(f"{self.kind}: {key} must be above 0, got {p[key]}")
+        if not float(p["weight_decay"]) >= 0.0:
+            raise DetectorError(f"{self.kind}: weight_decay must be 0 or more, got {p['weight_decay']}")
+        if not 0.0 <= float(p["lr_min"]) <= float(p["lr"]):
+            raise DetectorError(f"{self.kind}: lr_min must be from 0 to lr ({p['lr']}), got {p['lr_min']}")
         if p["init"] not in INITS:
             raise DetectorError(f"{self.kind}: init must be one of {', '.join(INITS)}, got {p['init']!r}")
         members = p["ensemble"]
@@ -332,7 +341,6 @@ class DeepSVDD(Detector):
             p[key] = int(v)
 
     def _fit(self, Z_train: np.ndarray, Z_val: np.ndarray, progress: ProgressFn | None) -> None:
-        self._check_params()
         n = int(self.params["ensemble"])
         seeds = [int(self.params["seed"]) + k for k in range(n)]
         tags = [f" {k + 1}/{n}" if n > 1 else "" for k in range(n)]  # "pretrain 2/5": the CLI names the member
