@@ -494,6 +494,7 @@ def test_tampered_tree_indices_are_refused(fitted, tmp_path):
     ("ae", {"elu_alpha": -0.1}, "ae: elu_alpha must be above 0"),
     ("ae", {"eps": 0}, "eps must be above 0"),
     ("aewres", {"batch_size": 32.0}, "batch_size must be a whole number, got 32.0"),
+    ("aewres", {"batch_size": 1}, "batch_size must be at least 2 (batch normalisation needs two rows), got 1"),
     ("aewres", {"svdd_dropout": "yes"}, "svdd_dropout must be true or false"),
     ("aewres", {"hidden": [64, 16.5]}, "hidden must be a list of whole numbers"),
     ("aewres", {"seed": -1}, "seed must be 0 or more"),

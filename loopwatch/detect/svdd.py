@@ -314,9 +314,11 @@ class DeepSVDD(Detector):
         if len(hidden) < 2 or min(hidden) < 1:
             raise DetectorError(f"{self.kind}: hidden must list at least two positive widths, got {p['hidden']}")
         p["hidden"] = hidden
-        for key in ("max_epochs", "batch_size"):
-            if int(p[key]) < 1:
-                raise DetectorError(f"{self.kind}: {key} must be at least 1, got {p[key]}")
+        if int(p["max_epochs"]) < 1:
+            raise DetectorError(f"{self.kind}: max_epochs must be at least 1, got {p['max_epochs']}")
+        if int(p["batch_size"]) < 2:
+            raise DetectorError(f"{self.kind}: batch_size must be at least 2 (batch normalisation needs two rows), "
+                                f"got {p['batch_size']}")
         if int(p["patience"]) < 1:
             raise DetectorError(f"{self.kind}: patience must be at least 1, got {p['patience']}")
         if not 0.0 <= float(p["dropout"]) < 1.0:
