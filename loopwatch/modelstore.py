@@ -113,6 +113,20 @@ def fingerprint(hashes: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(sorted(set(hashes))).encode()).hexdigest()
 
 
+def build_detector(kind: str, quantile: float = DEFAULT_QUANTILE, params: dict[str, Any] | None = None,
+                   seed: int = 0):
+    """The unfitted detector :meth:`TrainedModel.train` fits: ``kind`` with ``params``, and ``seed`` for the
+    detectors that take one (unless ``params`` gives it). Raises ``DetectorError`` for an unknown kind or
+    hyper-parameter; call ``check_params()`` on it to check the values before any work."""
+    from loopwatch.detect import detector_class
+
+    klass = detector_class(kind)
+    p = dict(params or {})
+    if "seed" in klass.defaults:
+        p.setdefault("seed", seed)
+    return klass(quantile=quantile, **p)
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -218,7 +232,6 @@ class TrainedModel:
         ModelError
             Too few files, mismatched lengths, or a detector failure.
         """
-        from loopwatch.detect import detector_class
         from loopwatch.detect.split import split_by_file
 
         validate_name(name)
@@ -230,11 +243,7 @@ class TrainedModel:
             raise ModelError(f"need at least {min_files} distinct readable audio files to train a model, got "
                              f"{n_distinct}")
         try:
-            klass = detector_class(detector)
-            p = dict(params or {})
-            if "seed" in klass.defaults:
-                p.setdefault("seed", seed)
-            det = klass(quantile=quantile, **p)
+            det = build_detector(detector, quantile, params, seed)
             tr, va = split_by_file(list(hashes), val_fraction=val_fraction, seed=seed)
             det.fit(X[tr], X[va], progress=progress)
         except DetectorError as exc:

@@ -59,7 +59,8 @@ def train_cmd(
     from loopwatch.detect import DETECTOR_LABELS, DETECTOR_TYPES, DetectorError, detector_class
     from loopwatch.embed import EncoderError
     from loopwatch.embedding import embed_files
-    from loopwatch.modelstore import FEW_TRAIN_FILES, MIN_TRAIN_FILES, ModelError, TrainedModel, model_paths
+    from loopwatch.modelstore import (FEW_TRAIN_FILES, MIN_TRAIN_FILES, ModelError, TrainedModel, build_detector,
+                                      model_paths)
 
     t_start = time.perf_counter()
     cfg = load_config()
@@ -112,9 +113,7 @@ def train_cmd(
 
     for kind in kinds:  # refuse a bad value now, not after embedding
         try:
-            klass = detector_class(kind)
-            p_ = params_for(kind)
-            klass(quantile=quantile, **({"seed": seed} if "seed" in klass.defaults else {}), **p_).check_params()
+            build_detector(kind, quantile, params_for(kind), seed).check_params()
         except DetectorError as exc:
             fail(f"--set: {exc}")
     try:  # refuse now, not after embedding and training, when the model cannot be saved

@@ -34,6 +34,7 @@ class PCADetector(Detector):
     latent_name = "principal components"
 
     def _check_params(self) -> None:
+        super()._check_params()
         v = float(self.params["variance"])
         if not 0.0 < v <= 1.0:
             raise DetectorError(f"pca: variance must be in (0, 1], got {v}")
