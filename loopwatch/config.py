@@ -90,6 +90,13 @@ DEFAULTS: dict[str, Any] = {
         "min_severity": "warn",
         # Per-check overrides, e.g. [checks.click] threshold_db = 20.0
     },
+    "train": {
+        # What `loopwatch train` uses where no flag says otherwise.
+        "detector": "aewres",
+        "quantile": 0.95,
+        # Hyper-parameters per detector, as `train --set` takes them (flags win), e.g.
+        # [train.aewres] init = "torch"   or   [train.aewres] ensemble = 5
+    },
     "listen": {
         "device": "",
         "rate": 48000,
@@ -186,8 +193,9 @@ class ConfigError(ValueError):
     """The configuration file cannot be read or has a wrong value."""
 
 
-#: Tables whose keys are not all listed in DEFAULTS ([checks.<name>] tables are validated by the checks).
-_OPEN_TABLES = frozenset({"checks"})
+#: Tables whose keys are not all listed in DEFAULTS ([checks.<name>] tables are validated by the checks,
+#: [train.<detector>] tables by the detectors).
+_OPEN_TABLES = frozenset({"checks", "train"})
 
 #: Numeric settings and the values they accept: (lowest, lowest allowed?, highest or None).
 _LIMITS: dict[str, tuple[float, bool, float | None]] = {
@@ -299,6 +307,7 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
             check_device_name(device)
         except EncoderError as exc:
             raise ConfigError(f"embed.device: {exc}") from None
+    _validate_train(cfg.get("train", {}))
     checks = cfg.get("checks", {})
     from loopwatch.findings import SEVERITIES
 
@@ -311,6 +320,39 @@ def validate_config(cfg: Mapping[str, Any]) -> None:
             validate_check_settings(checks)
         except CheckConfigError as exc:
             raise ConfigError(str(exc)) from None
+
+
+def _validate_train(train: Mapping[str, Any]) -> None:
+    """The [train] table: a known detector, a quantile in (0, 1), and [train.<detector>] tables of hyper-parameters
+    that detector accepts (types and ranges checked by the detector itself)."""
+    import math
+
+    from loopwatch.detect import DETECTOR_TYPES, DetectorError
+
+    if "detector" in train and train["detector"] not in DETECTOR_TYPES:
+        raise ConfigError(f"train.detector must be one of {', '.join(DETECTOR_TYPES)}, got {train['detector']!r}")
+    q = train.get("quantile", 0.5)
+    if not (isinstance(q, (int, float)) and not isinstance(q, bool) and math.isfinite(q) and 0.0 < q < 1.0):
+        raise ConfigError(f"train.quantile must be between 0 and 1 (exclusive), got {q!r}")
+    for key, table in train.items():
+        if key in ("detector", "quantile"):
+            continue
+        if key not in DETECTOR_TYPES or not isinstance(table, Mapping):
+            raise ConfigError(f"unknown setting train.{key}; known: detector, quantile, and a table per detector "
+                              f"([train.{DETECTOR_TYPES[0]}], ...)")
+        if "seed" in table:
+            raise ConfigError(f"train.{key}.seed: the seed is chosen per run (loopwatch train --seed)")
+        from loopwatch.modelstore import build_detector
+
+        try:
+            build_detector(key, params=dict(table)).check_params()
+        except DetectorError as exc:
+            raise ConfigError(f"[train.{key}]: {exc}") from None
+
+
+def train_params(cfg: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """The hyper-parameters the configuration gives detector ``kind`` (its ``[train.<kind>]`` table, or none)."""
+    return dict(cfg.get("train", {}).get(kind, {}))
 
 
 def dumps_toml(cfg: Mapping[str, Any]) -> str:

@@ -218,3 +218,29 @@ def test_parse_settings_reads_json_then_text():
     assert parse_settings(["init=torch", "lr=1e-4", "bn-affine=false", "hidden=[8, 4]", "max_samples=auto",
                            "patience= 30"]) == {"init": "torch", "lr": 1e-4, "bn_affine": False, "hidden": [8, 4],
                                                "max_samples": "auto", "patience": 30}
+
+
+def test_train_takes_its_defaults_from_the_config_and_flags_win(corpus, tmp_path):
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "loopwatch.toml").write_text(
+        '[train]\ndetector = "ae"\nquantile = 0.9\n[train.ae]\ninit = "torch"\npatience = 1\nensemble = 2\n'
+        '[train.pca]\nvariance = 0.8\n')
+    env = {"LOOPWATCH_HOME": str(home)}
+    r = CliRunner()
+    res = r.invoke(app, ["train", str(corpus / "Bass"), "-n", "a", "-e", "spectral", "--max-epochs", "3"], env=env)
+    assert res.exit_code == 0, res.output
+    shown = json.loads(r.invoke(app, ["models", "show", "a", "--json"], env=env).stdout)
+    assert shown["detector"] == "ae" and shown["quantile"] == 0.9
+    assert {k: shown["params"][k] for k in ("init", "patience", "ensemble", "max_epochs")} == {
+        "init": "torch", "patience": 1, "ensemble": 2, "max_epochs": 3}
+    res = r.invoke(app, ["train", str(corpus / "Bass"), "-n", "b", "-e", "spectral", "-d", "ae", "-q", "0.95",
+                         "--max-epochs", "3", "--ensemble", "1", "--set", "patience=2"], env=env)
+    assert res.exit_code == 0, res.output
+    shown = json.loads(r.invoke(app, ["models", "show", "b", "--json"], env=env).stdout)
+    assert shown["quantile"] == 0.95
+    assert {k: shown["params"][k] for k in ("init", "patience", "ensemble")} == {"init": "torch", "patience": 2,
+                                                                                 "ensemble": 1}
+    res = r.invoke(app, ["train", str(corpus / "Bass"), "-n", "c", "-e", "spectral", "-d", "pca"], env=env)
+    shown = json.loads(r.invoke(app, ["models", "show", "c", "--json"], env=env).stdout)
+    assert res.exit_code == 0 and shown["params"] == {"variance": 0.8}

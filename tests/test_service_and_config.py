@@ -119,6 +119,17 @@ def test_config_file_and_overrides(tmp_path, monkeypatch):
     ("[checks.dc]\nsegment_ms = -5\n", "[checks.dc] segment_ms is a duration and cannot be negative, got -5"),
     ("[checks.loudness]\nloop = 1\n", "[checks.loudness] loop must be true or false, got 1"),
     ("[checks.clicks]\ntreshold_db = 3\n", "[checks.clicks] has no setting 'treshold_db'"),
+    ('[train]\ndetector = "svm"\n', "train.detector must be one of aewres, ae, iforest, pca, got 'svm'"),
+    ("[train]\nquantile = 1.0\n", "train.quantile must be between 0 and 1 (exclusive), got 1.0"),
+    ("[train]\nquantile = nan\n", "train.quantile must be between 0 and 1 (exclusive), got nan"),
+    ('[train]\ndetecter = "pca"\n', "unknown setting train.detecter; known: detector, quantile, and a table per detector"),
+    ("[train.svm]\nx = 1\n", "unknown setting train.svm; known: detector, quantile"),
+    ('[train.aewres]\ninit = "xavier"\n', "[train.aewres]: aewres: init must be one of orthogonal, torch, got 'xavier'"),
+    ("[train.aewres]\ncolour = 1\n", "[train.aewres]: aewres: unknown hyper-parameter(s) colour; known:"),
+    ("[train.ae]\npatience = 2.5\n", "[train.ae]: ae: patience must be a whole number, got 2.5"),
+    ("[train.aewres]\nensemble = 0\n", "[train.aewres]: aewres: ensemble must be a whole number from 1 to 32"),
+    ("[train.iforest]\nseed = 3\n", "train.iforest.seed: the seed is chosen per run (loopwatch train --seed)"),
+    ("[train.pca]\nvariance = 2\n", "[train.pca]: pca: variance must be in (0, 1], got 2"),
 ])
 def test_bad_settings_are_refused_in_one_line(tmp_path, text, message):
     """Every command and the daemon read the configuration through load_config: a value no part could use stops them

@@ -26,14 +26,16 @@ def train_cmd(
     paths: list[Path] = typer.Argument(..., help="Folders (walked recursively) and audio files of normal loops."),
     name: str = typer.Option(..., "--name", "-n", help="Name to save the model under."),
     encoder: str = typer.Option(None, "--encoder", "-e", help="clap-music (default), clap-fusion or spectral."),
-    detector: str = typer.Option("aewres", "--detector", "-d", help="aewres (default), ae, iforest or pca."),
-    quantile: float = typer.Option(0.95, "--quantile", "-q", help="Threshold quantile of the validation scores."),
+    detector: str = typer.Option(None, "--detector", "-d", help="aewres (default), ae, iforest or pca "
+                                 "(default: train.detector in the config)."),
+    quantile: float = typer.Option(None, "--quantile", "-q", help="Threshold quantile of the validation scores "
+                                   "(default: train.quantile in the config, 0.95)."),
     compare: bool = typer.Option(False, "--compare", help="Also train the other three detectors on the same "
                                  "split and print their thresholds and validation score spreads side by side."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing model of the same name."),
     seed: int = typer.Option(0, "--seed", help="Seed of the split, the initialisation and the batch order."),
     max_epochs: int = typer.Option(None, "--max-epochs", help="Cap on epochs per training phase (default 1000)."),
-    ensemble: int = typer.Option(1, "--ensemble", help="Deep SVDD: average N members trained with seeds SEED.."
+    ensemble: int = typer.Option(None, "--ensemble", help="Deep SVDD: average N members trained with seeds SEED.."
                                  "SEED+N-1 (N times the training time; steadier than one, see docs/detectors.md)."),
     threads: int = typer.Option(0, "--threads", help="CPU threads for training the neural detectors "
                                 "(0: half the CPUs, at most 4; 1 per ensemble member)."),
@@ -55,7 +57,7 @@ def train_cmd(
     validation scores.
     """
     from loopwatch.cli._common import progress
-    from loopwatch.config import load_config
+    from loopwatch.config import load_config, train_params
     from loopwatch.detect import DETECTOR_LABELS, DETECTOR_TYPES, DetectorError, detector_class
     from loopwatch.embed import EncoderError
     from loopwatch.embedding import embed_files
@@ -65,6 +67,8 @@ def train_cmd(
     t_start = time.perf_counter()
     cfg = load_config()
     enc_name = encoder or cfg["embed"]["encoder"]
+    detector = detector or cfg["train"]["detector"]
+    quantile = cfg["train"]["quantile"] if quantile is None else quantile
     if detector not in DETECTOR_TYPES:
         fail(f"unknown detector {detector!r}; choose from {', '.join(DETECTOR_TYPES)}")
     if not 0.0 < quantile < 1.0:
@@ -84,7 +88,7 @@ def train_cmd(
         fail("--threads must be 0 or more")
     if jobs < 0:
         fail("--jobs must be 0 or more")
-    if ensemble != 1:
+    if ensemble is not None:
         from loopwatch.detect.svdd import MAX_MEMBERS
 
         if not 1 <= ensemble <= MAX_MEMBERS:
@@ -106,10 +110,11 @@ def train_cmd(
             fail(f"--set {key}: {who} hyper-parameter {key!r}; known: {', '.join(known)}")
 
     def params_for(kind: str) -> dict[str, Any]:
-        """The hyper-parameters given for ``kind``: the options above (neural detectors) and the --set values it knows."""
+        """The hyper-parameters for ``kind``: its [train.<kind>] table in the config, then the options above (neural
+        detectors), then the --set values it knows."""
         klass = detector_class(kind)
         base = params if kind in ("ae", "aewres") else {}
-        return {**base, **{k: v for k, v in extra.items() if k in klass.defaults}}
+        return {**train_params(cfg, kind), **base, **{k: v for k, v in extra.items() if k in klass.defaults}}
 
     for kind in kinds:  # refuse a bad value now, not after embedding
         try:
