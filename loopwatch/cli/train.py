@@ -26,8 +26,8 @@ def train_cmd(
     paths: list[Path] = typer.Argument(..., help="Folders (walked recursively) and audio files of normal loops."),
     name: str = typer.Option(..., "--name", "-n", help="Name to save the model under."),
     encoder: str = typer.Option(None, "--encoder", "-e", help="clap-music (default), clap-fusion or spectral."),
-    detector: str = typer.Option(None, "--detector", "-d", help="aewres (default), ae, iforest or pca "
-                                 "(default: train.detector in the config)."),
+    detector: str = typer.Option(None, "--detector", "-d", help="aewres, ae, iforest or pca "
+                                 "(default: train.detector in the config, aewres)."),
     quantile: float = typer.Option(None, "--quantile", "-q", help="Threshold quantile of the validation scores "
                                    "(default: train.quantile in the config, 0.95)."),
     compare: bool = typer.Option(False, "--compare", help="Also train the other three detectors on the same "
@@ -36,7 +36,8 @@ def train_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the split, the initialisation and the batch order."),
     max_epochs: int = typer.Option(None, "--max-epochs", help="Cap on epochs per training phase (default 1000)."),
     ensemble: int = typer.Option(None, "--ensemble", help="Deep SVDD: average N members trained with seeds SEED.."
-                                 "SEED+N-1 (N times the training time; steadier than one, see docs/detectors.md)."),
+                                 "SEED+N-1 (N times the training time; steadier than one, see docs/detectors.md; default: "
+                                 "[train.aewres] ensemble in the config, 1)."),
     threads: int = typer.Option(0, "--threads", help="CPU threads for training the neural detectors "
                                 "(0: half the CPUs, at most 4; 1 per ensemble member)."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Ensemble members trained at once, each in its own process "
