@@ -37,7 +37,7 @@ def train_cmd(
     max_epochs: int = typer.Option(None, "--max-epochs", help="Cap on epochs per training phase (default 1000)."),
     ensemble: int = typer.Option(None, "--ensemble", help="Deep SVDD: average N members trained with seeds SEED.."
                                  "SEED+N-1 (N times the training time; steadier than one, see docs/detectors.md; default: "
-                                 "[train.aewres] ensemble in the config, 1)."),
+                                 "train.<detector>.ensemble in the config, 1)."),
     threads: int = typer.Option(0, "--threads", help="CPU threads for training the neural detectors "
                                 "(0: half the CPUs, at most 4; 1 per ensemble member)."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Ensemble members trained at once, each in its own process "
