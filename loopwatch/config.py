@@ -328,12 +328,14 @@ def _validate_train(train: Mapping[str, Any]) -> None:
     import math
 
     from loopwatch.detect import DETECTOR_TYPES, DetectorError
+    from loopwatch.modelstore import build_detector
 
     if "detector" in train and train["detector"] not in DETECTOR_TYPES:
         raise ConfigError(f"train.detector must be one of {', '.join(DETECTOR_TYPES)}, got {train['detector']!r}")
-    q = train.get("quantile", 0.5)
-    if not (isinstance(q, (int, float)) and not isinstance(q, bool) and math.isfinite(q) and 0.0 < q < 1.0):
-        raise ConfigError(f"train.quantile must be between 0 and 1 (exclusive), got {q!r}")
+    if "quantile" in train:
+        q = train["quantile"]
+        if not (isinstance(q, (int, float)) and not isinstance(q, bool) and math.isfinite(q) and 0.0 < q < 1.0):
+            raise ConfigError(f"train.quantile must be between 0 and 1 (exclusive), got {q!r}")
     for key, table in train.items():
         if key in ("detector", "quantile"):
             continue
@@ -342,8 +344,6 @@ def _validate_train(train: Mapping[str, Any]) -> None:
                               f"([train.{DETECTOR_TYPES[0]}], ...)")
         if "seed" in table:
             raise ConfigError(f"train.{key}.seed: the seed is chosen per run (loopwatch train --seed)")
-        from loopwatch.modelstore import build_detector
-
         try:
             build_detector(key, params=dict(table)).check_params()
         except DetectorError as exc:

@@ -170,6 +170,8 @@ def test_train_ensemble_names_its_members(corpus, tmp_path):
     assert not (tmp_path / "fresh" / "cache").exists()
     res = r.invoke(app, ["train", str(corpus / "Bass"), "-n", "bad", "-e", "spectral", "--jobs", "-1"], env=env)
     assert res.exit_code == 1 and "--jobs must be 0 or more" in res.output
+    res = r.invoke(app, ["train", str(corpus / "Bass"), "-n", "bad", "-e", "spectral", "--seed", "-1"], env=fresh)
+    assert res.exit_code == 1 and res.output.strip() == "loopwatch: error: --seed must be 0 or more"
 
 
 def test_train_set_passes_hyper_parameters_to_the_detectors_that_know_them(corpus, tmp_path):

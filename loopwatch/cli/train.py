@@ -85,6 +85,8 @@ def train_cmd(
         if max_epochs < 1:
             fail("--max-epochs must be at least 1")
         params["max_epochs"] = max_epochs
+    if seed < 0:
+        fail("--seed must be 0 or more")
     if threads < 0:
         fail("--threads must be 0 or more")
     if jobs < 0:

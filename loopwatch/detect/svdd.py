@@ -323,8 +323,8 @@ class DeepSVDD(Detector):
             raise DetectorError(f"{self.kind}: patience must be at least 1, got {p['patience']}")
         if not 0.0 <= float(p["dropout"]) < 1.0:
             raise DetectorError(f"{self.kind}: dropout must be in [0, 1), got {p['dropout']}")
-        for key, low in (("lr", 0.0), ("elu_alpha", 0.0), ("eps", 0.0)):
-            if not float(p[key]) > low:
+        for key in ("lr", "elu_alpha", "eps"):
+            if not float(p[key]) > 0.0:
                 raise DetectorError(f"{self.kind}: {key} must be above 0, got {p[key]}")
         if not float(p["weight_decay"]) >= 0.0:
             raise DetectorError(f"{self.kind}: weight_decay must be 0 or more, got {p['weight_decay']}")
