@@ -96,6 +96,17 @@ def test_models_list_show_remove_and_report(trained, tmp_path):
     res = r.invoke(app, ["models", "show", "bass", "--json"], env=env)
     info = json.loads(res.output)
     assert info["encoder"] == "spectral" and info["n_files"] == 24 and info["params"]["max_epochs"] == 2
+    res = r.invoke(app, ["models", "show", "bass"], env=env)  # the text form: --set's KEY=VALUE words
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    first = next(i for i, ln in enumerate(lines) if ln.startswith("params"))
+    last = next(i for i, ln in enumerate(lines) if ln.startswith("encoder"))
+    params = " ".join(ln[14:] for ln in lines[first:last])
+    assert "hidden=[512,256,128,64,32]" in params and "max_epochs=2" in params and "init=orthogonal" in params
+    assert "bn_affine=true" in params and "{" not in res.output
+    assert "epochs        4 (2 pre-training + 2 Deep SVDD)" in lines
+    val = next(ln for ln in lines if ln.startswith("val loss")).split()[-1]
+    assert val == f"{info['val_loss']:.4g}"  # not every digit of a float
     out = tmp_path / "rep" / "bass #1 at 100%.html"  # the image links are URLs: these must be escaped
     res = r.invoke(app, ["report", "--model", "bass", str(out)], env=env)
     assert res.exit_code == 0, res.output

@@ -60,6 +60,27 @@ def warn(message: str) -> None:
     typer.echo(f"loopwatch: {message}", err=True)
 
 
+def fmt_number(v: Any, digits: int = 4) -> str:
+    """``v`` for a table: a float to ``digits`` significant digits, ``None`` as ``-``, anything else as ``str``."""
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+def epochs_text(info: dict) -> str:
+    """A Deep SVDD training's epochs, as ``train`` and ``models show`` print them: ``454 (214 pre-training + 240
+    Deep SVDD)``, with the members and how many trained at a time for an ensemble; ``-`` for a detector that
+    has no epochs."""
+    if info.get("epochs") is None:
+        return "-"
+    text = f"{info['epochs']} ({info.get('epochs_pretrain')} pre-training + {info.get('epochs_svdd')} Deep SVDD"
+    if info.get("members"):
+        return text + f", over {len(info['members'])} members, {info.get('jobs', 1)} at a time)"
+    return text + ")"
+
+
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=_json_default) + "\n")
     sys.stdout.flush()

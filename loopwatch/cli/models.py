@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from loopwatch.cli._common import fail, print_json
+from loopwatch.cli._common import epochs_text, fail, fmt_number, print_json
 
 models_app = typer.Typer(help="List, inspect and remove trained models.", no_args_is_help=True)
 
@@ -56,20 +56,39 @@ def show_cmd(
     t = m.meta.get("training", {})
     lines = [
         f"name          {m.name}",
-        f"detector      {m.kind}  {s['params']}",
+        f"detector      {m.kind}",
+        *_wrap_params(s["params"]),
         f"encoder       {m.encoder} ({m.dim}-d), preprocessing {m.prep_version}",
         f"threshold     {m.threshold:.6g} ({m.detector.quantile:g} quantile); unusual above "
         f"{m.unusual_threshold:.6g} (0.9 quantile)",
         "val scores    " + ", ".join(f"q{k}={v:.4g}" for k, v in s["score_quantiles"].items()),
         f"training      {t.get('n_files')} files ({t.get('n_train')} train / {t.get('n_val')} validation), "
-        f"{t.get('n_skipped', 0)} skipped; epochs {t.get('epochs') if t.get('epochs') is not None else '-'}; "
-        f"val loss {t.get('val_loss') if t.get('val_loss') is not None else '-'}; {t.get('seconds')} s",
+        f"{t.get('n_skipped', 0)} skipped; {fmt_number(t.get('seconds'), 3)} s",
+        f"epochs        {epochs_text(s['info'])}",
+        f"val loss      {fmt_number(t.get('val_loss'))}" + (" (members' mean)" if s["info"].get("members") else ""),
         f"fingerprint   {t.get('fingerprint')}",
         f"created       {m.meta.get('created')} with loopwatch {m.meta.get('loopwatch_version')}",
         f"files         {s['files'][1]}",
         f"              {s['files'][0]}",
     ]
     typer.echo("\n".join(lines))
+
+
+def _wrap_params(params: dict, width: int = 100) -> list[str]:
+    """Hyper-parameters as ``KEY=VALUE`` words (the form ``train --set`` takes), in lines of at most ``width``."""
+    import json
+
+    words = [f"{k}={v if isinstance(v, str) else json.dumps(v, separators=(',', ':'))}" for k, v in params.items()]
+    lines, line = [], ""
+    for w in words:
+        if line and len(line) + 1 + len(w) > width - 14:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}" if line else w
+    if line:
+        lines.append(line)
+    return [f"{'params' if i == 0 else '':<14}{text}" for i, text in enumerate(lines)]
 
 
 @models_app.command("remove")

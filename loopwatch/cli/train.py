@@ -9,17 +9,9 @@ from typing import Any
 
 import typer
 
-from loopwatch.cli._common import collect_audio_files, fail, print_json, warn
+from loopwatch.cli._common import collect_audio_files, epochs_text, fail, fmt_number as _fmt, print_json, warn
 
 _PHASES = {"pretrain": "pre-training autoencoder", "svdd": "Deep SVDD"}
-
-
-def _fmt(v: Any, digits: int = 4) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.{digits}g}"
-    return str(v)
 
 
 def train_cmd(
@@ -213,14 +205,11 @@ def train_cmd(
     if as_json:
         print_json(summary)
         return
-    epochs = "-" if info.get("epochs") is None else (
-        f"{info['epochs']} ({info.get('epochs_pretrain')} pre-training + {info.get('epochs_svdd')} Deep SVDD"
-        + (f", over {len(info['members'])} members, {info.get('jobs', 1)} at a time)" if info.get("members") else ")"))
     lines = [
         f"model        {name} ({DETECTOR_LABELS[model.kind]}, {res.encoder} {model.dim}-d)",
         f"files        {len(res)} used ({info.get('n_train')} train / {info.get('n_val')} validation), "
         f"{len(res.errors)} skipped; {res.n_cached} embeddings from cache, {res.n_computed} computed",
-        f"epochs       {epochs}",
+        f"epochs       {epochs_text(info)}",
         f"val loss     {_fmt(info.get('val_loss'))}" + (" (members' mean)" if info.get("members") else ""),
         f"threshold    {model.threshold:.6g} ({model.detector.quantile:g} quantile of validation scores)",
         f"time         {elapsed:.1f} s (training {info.get('seconds', 0):.1f} s)",
