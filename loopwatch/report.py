@@ -158,13 +158,20 @@ def _curves(m: "TrainedModel", out: Path) -> str | None:
         ep = np.arange(1, len(h) + 1)
         ax.plot(ep, h[:, 0], color=_TRAIN_C, label="train")
         ax.plot(ep, h[:, 1], color=_VAL_C, label="validation")
-        best = int(np.argmin(h[:, 1]))
-        ax.axvline(best + 1, color="grey", ls=":", lw=1, label=f"best epoch {best + 1}")
+        handles = []
+        if h.shape[1] > 2:  # the one-class phase stopped on the contrast (svdd_stop="contrast")
+            tw = ax.twinx()
+            handles = tw.plot(ep, h[:, 2], color="black", lw=1, alpha=0.7, label="validation contrast (stops)")
+            tw.set_yscale("log")
+            tw.set_ylabel("contrast (log)")
+        best = int(np.argmin(h[:, -1]))
+        ax.axvline(best + 1, color="grey", ls=":", lw=1, label=f"kept epoch {best + 1}")
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss (log)")
         ax.set_title(names.get(phase, phase))
-        ax.legend(fontsize=8)
+        h0, l0 = ax.get_legend_handles_labels()
+        ax.legend(h0 + handles, l0 + [x.get_label() for x in handles], fontsize=8)
     return _savefig(fig, out / f"{m.name}_training.png")
 
 

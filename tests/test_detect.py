@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from loopwatch.detect import DETECTOR_TYPES, Detector, DetectorError, load_detector, make_detector
+from loopwatch.detect.svdd import shuffled_columns
 
 DIM = 40
 FAST = {"max_epochs": 10, "patience": 5, "threads": 1}  # tests cap epochs; the defaults stay the paper's
@@ -139,15 +140,54 @@ def test_pca_is_algorithm_d1(fitted, data):
     np.testing.assert_allclose(det.score_samples(X_test), expected, rtol=1e-4)
 
 
-def test_svdd_keeps_best_weights_and_val_loss_is_mean_val_score(fitted):
+def test_svdd_keeps_best_weights_and_val_loss_is_mean_val_score(fitted, data):
     det = fitted["aewres"]
     hist = det.history_["svdd"]
-    best = hist[:, 1].min()
-    assert det.info_["val_loss"] == pytest.approx(best)
+    assert hist.shape[1] == 3  # train loss, validation loss, validation contrast (what the phase stops on)
+    kept = int(np.argmin(hist[:, 2]))
+    assert det.info_["val_loss"] == pytest.approx(hist[kept, 1])
+    assert det.info_["val_contrast"] == pytest.approx(hist[kept, 2])
     # the one-class validation loss is the mean validation score, so the stored
-    # (best-epoch) network must reproduce the best loss, not the last one
-    assert np.mean(det.val_scores_) == pytest.approx(best, rel=1e-4)
+    # (kept-epoch) network must reproduce that epoch's loss, not the last one's
+    assert np.mean(det.val_scores_) == pytest.approx(hist[kept, 1], rel=1e-4)
+    # and the contrast is that loss over the mean score of the validation rows with shuffled columns
+    # (shuffling raw columns and then standardising gives the rows the detector shuffled)
+    X_val = data[1]
+    ref = np.mean(det.score_samples(shuffled_columns(X_val, det.params["seed"])))
+    assert det.info_["val_contrast"] == pytest.approx(hist[kept, 1] / ref, rel=1e-4)
     assert det.info_["epochs_svdd"] == len(hist) <= FAST["max_epochs"]
+
+
+def test_shuffled_columns_keeps_each_column_and_breaks_the_rows():
+    Z = np.arange(60, dtype=np.float32).reshape(20, 3) + np.array([0, 1000, 2000], dtype=np.float32)
+    S = shuffled_columns(Z, 7)
+    assert S.dtype == Z.dtype and S.shape == Z.shape
+    for j in range(3):
+        assert sorted(S[:, j]) == sorted(Z[:, j])  # each feature keeps its values
+    assert not (np.diff(S[:, 0] - S[:, 1]) == 0).all()  # rows are no longer the original rows
+    assert len({tuple(r) for r in S} & {tuple(r) for r in Z}) < 5
+    np.testing.assert_array_equal(S, shuffled_columns(Z, 7))  # drawn from the seed alone
+    assert not np.array_equal(S, shuffled_columns(Z, 8))
+
+
+def test_svdd_stop_on_loss_is_the_papers_rule(data):
+    X_train, X_val, _, _ = data
+    det = make_detector("aewres", max_epochs=60, patience=3, threads=1, hidden=[16, 8],
+                        svdd_stop="loss").fit(X_train, X_val)
+    h = det.history_["svdd"]
+    assert h.shape[1] == 2 and det.info_["val_contrast"] is None
+    best = int(np.argmin(h[:, 1]))
+    assert len(h) == best + 1 + 3 < 60
+    assert det.info_["val_loss"] == pytest.approx(h[best, 1])
+
+
+def test_svdd_stop_on_contrast_stops_patience_epochs_after_the_best_contrast(data):
+    X_train, X_val, _, _ = data
+    det = make_detector("aewres", max_epochs=400, patience=3, threads=1, hidden=[16, 8]).fit(X_train, X_val)
+    h = det.history_["svdd"]
+    best = int(np.argmin(h[:, 2]))
+    assert len(h) == best + 1 + 3 < 400
+    assert det.info_["best_epoch_svdd"] == best + 1
 
 
 def test_early_stopping_stops_before_max_epochs(data):
@@ -234,9 +274,11 @@ def test_orthogonal_initialisation_and_its_alternative(data):
     det = make_detector("ae", max_epochs=2, threads=1).fit(X_train, X_val)
     assert det.params["init"] == "orthogonal"
     tensors, meta = det.state()
-    del meta["params"]["init"]  # as a model from before init was a hyper-parameter
+    assert det.params["svdd_stop"] == "contrast" and det.history_["svdd"].shape[1] == 3
+    del meta["params"]["init"]  # as a model from before init (and svdd_stop) were hyper-parameters
+    del meta["params"]["svdd_stop"]
     old = Detector.from_state(tensors, meta)
-    assert old.params["init"] == "torch"
+    assert old.params["init"] == "torch" and old.params["svdd_stop"] == "loss"
     assert np.array_equal(old.score_samples(data[2]), det.score_samples(data[2]))
 
 
@@ -496,6 +538,7 @@ def test_tampered_tree_indices_are_refused(fitted, tmp_path):
     ("aewres", {"batch_size": 32.0}, "batch_size must be a whole number, got 32.0"),
     ("aewres", {"batch_size": 1}, "batch_size must be at least 2 (batch normalisation needs two rows), got 1"),
     ("aewres", {"svdd_dropout": "yes"}, "svdd_dropout must be true or false"),
+    ("ae", {"svdd_stop": "auroc"}, "ae: svdd_stop must be one of contrast, loss, got 'auroc'"),
     ("aewres", {"hidden": [64, 16.5]}, "hidden must be a list of whole numbers"),
     ("aewres", {"seed": -1}, "seed must be 0 or more"),
     ("iforest", {"n_estimators": 0}, "iforest: n_estimators must be at least 1"),
