@@ -181,6 +181,12 @@ def test_svdd_stop_on_loss_is_the_papers_rule(data):
     assert det.info_["val_loss"] == pytest.approx(h[best, 1])
 
 
+def test_svdd_stop_defaults_per_variant():
+    assert make_detector("aewres").params["svdd_stop"] == "contrast"
+    assert make_detector("ae").params["svdd_stop"] == "loss"  # the contrast lowered the plain AE (docs)
+    assert make_detector("ae", svdd_stop="contrast").params["svdd_stop"] == "contrast"
+
+
 def test_svdd_stop_on_contrast_stops_patience_epochs_after_the_best_contrast(data):
     X_train, X_val, _, _ = data
     det = make_detector("aewres", max_epochs=400, patience=3, threads=1, hidden=[16, 8]).fit(X_train, X_val)
@@ -271,7 +277,7 @@ def test_orthogonal_initialisation_and_its_alternative(data):
     with pytest.raises(DetectorError, match="init must be one of"):
         make_detector("aewres", init="zeros", max_epochs=1).fit(data[0], data[1])
     X_train, X_val = data[0], data[1]
-    det = make_detector("ae", max_epochs=2, threads=1).fit(X_train, X_val)
+    det = make_detector("aewres", max_epochs=2, threads=1).fit(X_train, X_val)
     assert det.params["init"] == "orthogonal"
     tensors, meta = det.state()
     assert det.params["svdd_stop"] == "contrast" and det.history_["svdd"].shape[1] == 3
