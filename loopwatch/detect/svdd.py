@@ -451,19 +451,17 @@ class DeepSVDD(Detector):
                     for m in net.modules():
                         if isinstance(m, torch.nn.Dropout):
                             m.p = 0.0
-                criterion = None
-                if p["svdd_stop"] == "contrast":
-                    Xs = torch.from_numpy(shuffled_columns(Xv.numpy(), seed))
+                Xs = torch.from_numpy(shuffled_columns(Xv.numpy(), seed)) if p["svdd_stop"] == "contrast" else None
 
-                    def criterion(val: float) -> float:
-                        # validation rows' mean distance over that of the same rows with shuffled columns:
-                        # it falls while the encoder learns what real loops share, and stays put while it
-                        # merely pulls every input, normal or not, towards the centre
-                        ref = float(svdd_loss(Xs))
-                        return val / ref if ref > 0.0 else math.inf
+                def contrast(val: float) -> float:
+                    # validation rows' mean distance over that of the same rows with shuffled columns:
+                    # it falls while the encoder learns what real loops share, and stays put while it
+                    # merely pulls every input, normal or not, towards the centre
+                    ref = float(svdd_loss(Xs))
+                    return val / ref if ref > 0.0 else math.inf
 
                 hist_sv = self._train_phase("svdd", net, list(net.enc.parameters()), svdd_loss, Xt, Xv, rng,
-                                            progress, criterion)
+                                            progress, contrast if Xs is not None else None)
         finally:
             torch.set_num_threads(old_threads)
         net.eval()
