@@ -137,14 +137,26 @@ class Daemon:
         assert self.endpoint is not None
         return self.endpoint.address
 
-    def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Block until the queue is empty and the worker idle (for tests and benchmarks)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def wait_idle(self, timeout: float = 30.0, quiet: float = 0.15) -> bool:
+        """Block until the queue is empty and the worker idle (for tests and benchmarks).
+
+        Idle must hold for ``quiet`` seconds in a row: a file written just before the call may
+        not have reached the watcher yet (file events arrive on the observer's thread a moment
+        later), and an instant of idleness would then end the wait before the file is queued.
+        Returns False if ``timeout`` seconds pass first.
+        """
+        now = time.monotonic()
+        deadline, idle_since = now + timeout, None
+        while now < deadline:
             pending_watch = self.watcher.pending_count() if self.watcher is not None else 0
             if self.state == "idle" and self.store.pending_count() == 0 and pending_watch == 0:
-                return True
+                idle_since = now if idle_since is None else idle_since
+                if now - idle_since >= quiet:
+                    return True
+            else:
+                idle_since = None
             time.sleep(0.02)
+            now = time.monotonic()
         return False
 
     # -- queue producers ---------------------------------------------------------------
