@@ -149,6 +149,8 @@ def _curves(m: "TrainedModel", out: Path) -> str | None:
         return None
     import matplotlib.pyplot as plt
 
+    from loopwatch.detect.svdd import kept_epoch
+
     fig, axes = plt.subplots(1, len(hist), figsize=(5.5 * len(hist), 3.4), squeeze=False)
     names = {"pretrain": "autoencoder pre-training (MSE)", "svdd": "Deep SVDD (one-class loss)"}
     for ax, (phase, h) in zip(axes[0], hist.items()):
@@ -164,7 +166,7 @@ def _curves(m: "TrainedModel", out: Path) -> str | None:
             handles = tw.plot(ep, h[:, 2], color="black", lw=1, alpha=0.7, label="validation contrast (stops)")
             tw.set_yscale("log")
             tw.set_ylabel("contrast (log)")
-        best = int(np.argmin(h[:, -1]))
+        best = kept_epoch(h)
         ax.axvline(best + 1, color="grey", ls=":", lw=1, label=f"kept epoch {best + 1}")
         ax.set_yscale("log")
         ax.set_xlabel("epoch")

@@ -150,6 +150,13 @@ def shuffled_columns(Z: np.ndarray, seed: int) -> np.ndarray:
     return np.stack([Z[rng.permutation(len(Z)), j] for j in range(Z.shape[1])], axis=1).astype(Z.dtype, copy=False)
 
 
+def kept_epoch(history: np.ndarray) -> int:
+    """The 0-based epoch whose weights a training phase kept, from its history (rows of ``train, val`` or
+    ``train, val, watched``): the lowest value of the last column, which is what early stopping watched.
+    -1 for an empty history."""
+    return int(np.argmin(history[:, -1])) if len(history) else -1
+
+
 def build_network(dim: int, hidden: list[int], dropout: float, alpha: float, residual: bool, bn_affine: bool = False,
                   init: str = "orthogonal"):
     """The autoencoder as a ``torch.nn.Module`` with ``encode(x)`` and ``forward(x)`` (reconstruction).
@@ -465,8 +472,7 @@ class DeepSVDD(Detector):
         finally:
             torch.set_num_threads(old_threads)
         net.eval()
-        best_ae = int(np.argmin(hist_ae[:, 1])) if len(hist_ae) else -1
-        best_sv = int(np.argmin(hist_sv[:, -1])) if len(hist_sv) else -1
+        best_ae, best_sv = kept_epoch(hist_ae), kept_epoch(hist_sv)
         info = {
             "epochs_pretrain": int(len(hist_ae)), "best_epoch_pretrain": best_ae + 1,
             "val_loss_pretrain": float(hist_ae[best_ae, 1]) if len(hist_ae) else None,
