@@ -5,13 +5,15 @@ Usage::
 
     .venv/bin/python bench/detect_quality.py [--corpus DIR] [--size default] [--seed 0]
         [--encoder spectral] [--detectors aewres,ae,iforest,pca,aewres-x5] [--threads 1]
-        [--out bench/results/detect_quality.md]
+        [--set KEY=VALUE ...] [--out bench/results/detect_quality.md]
 
 If ``--corpus`` holds no ``manifest.csv`` the corpus is rendered there first
 (``loopwatch.evaluation.corpus.build_corpus``, about 4 minutes for the default
 size on 2 cores). Every file is embedded through the embedding cache. Then, for
 each library (bass, guitar) and each detector, with the paper's default
-hyper-parameters (nothing is tuned, on test data or otherwise):
+hyper-parameters (nothing is tuned, on test data or otherwise; ``--set
+KEY=VALUE`` changes one for every detector that has it, to measure a variant
+that was chosen elsewhere):
 
 * the detector is fitted on the library's ``train`` loops, with its ``val`` loops
   for early stopping and the threshold (the 0.95 quantile of validation scores);
@@ -57,7 +59,18 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=5, help="also train the neural detectors with seeds 1..N-1 and "
                     "report the spread of their out-of-style AUROC (the tables use seed 0)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "detect_quality.md"))
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="hyper-parameter for every detector that has KEY (VALUE read as JSON, else text); repeatable")
     args = ap.parse_args()
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            ap.error(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            overrides[key] = json.loads(value)
+        except ValueError:
+            overrides[key] = value
 
     from loopwatch.detect import make_detector
     from loopwatch.evaluation.corpus import build_corpus
@@ -94,6 +107,7 @@ def main() -> int:
         te = [e for e in te if e.file in keep]
         for spec, (kind, params) in specs.items():
             params = dict(params)
+            params.update({k: v for k, v in overrides.items() if k in make_detector(kind).params})
             members = params.get("ensemble")
             if kind in ("ae", "aewres"):
                 params["threads"] = args.threads
@@ -118,7 +132,7 @@ def main() -> int:
             results.append(d)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"command": "python " + " ".join(sys.argv), "corpus": str(root), "seed": args.seed, "size": args.size,
+    meta = {"command": "python " + " ".join(sys.argv), "overrides": overrides, "corpus": str(root), "seed": args.seed, "size": args.size,
             "encoder": args.encoder, "features": feats.info, "n_unreadable": len(feats.errors),
             "seconds": round(time.perf_counter() - t0, 1), "versions": _versions()}
     out.with_suffix(".json").write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=float) + "\n")
@@ -146,8 +160,9 @@ def render(meta: dict, results: list[dict]) -> str:
          f"Command: `{meta['command']}`  ",
          f"Corpus: `{meta['corpus']}` (size {meta['size']}, seed {meta['seed']}); encoder `{meta['encoder']}`; "
          f"versions {meta['versions']}.  ",
-         "Detectors use the paper's default hyper-parameters; threshold = 0.95 quantile of validation scores. "
-         "Nothing was tuned on test data.", "",
+         ("Detectors use loopwatch's default hyper-parameters"
+          + (f", except {meta['overrides']} (`--set`)" if meta.get("overrides") else "")
+          + "; threshold = 0.95 quantile of validation scores. Nothing was tuned on test data."), "",
          "## Out-of-style anomalies (the issue's target: AEwRES AUROC >= 0.90, above IF and PCA)", "",
          "| library | detector | AUROC [95 % CI] | AP | precision | recall | F1 | threshold | epochs | fit s |",
          "|---|---|---|---|---|---|---|---|---|---|"]

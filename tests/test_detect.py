@@ -333,16 +333,17 @@ def test_cosine_lr_is_torch_cosine_annealing():
     assert cosine_lr(0, 1000, 1e-3, 5e-6) == 1e-3 and cosine_lr(1000, 1000, 1e-3, 5e-6) == pytest.approx(5e-6)
 
 
-@pytest.mark.parametrize("affine", [False, True])
-def test_folded_numpy_encoder_matches_torch(data, affine):
-    """Scoring folds batch normalisation into the linear layers and runs in numpy; it must equal torch's eval mode."""
+@pytest.mark.parametrize("affine,alpha", [(False, 1.0), (True, 1.0), (True, 0.1)])
+def test_folded_numpy_encoder_matches_torch(data, affine, alpha):
+    """Scoring folds batch normalisation into the linear layers and runs in numpy with the model's ELU alpha;
+    it must equal torch's eval mode."""
     import torch
 
     from loopwatch.detect.svdd import _fold_encoder, build_network
 
     X_train, _, X_test, _ = data
     torch.manual_seed(0)
-    net = build_network(DIM, [64, 32, 8], 0.2, 0.1, residual=False, bn_affine=affine)
+    net = build_network(DIM, [64, 32, 8], 0.2, alpha, residual=False, bn_affine=affine)
     net.train()
     with torch.no_grad():
         for _ in range(5):
@@ -355,9 +356,23 @@ def test_folded_numpy_encoder_matches_torch(data, affine):
     Z = ((X_test - X_train.mean(0)) / X_train.std(0)).astype(np.float32)
     with torch.no_grad():
         ref = net.encode(torch.from_numpy(Z)).numpy()
-    det = make_detector("ae", hidden=[64, 32, 8])
+    det = make_detector("ae", hidden=[64, 32, 8], elu_alpha=alpha)
     det.members_ = [(_fold_encoder(net), np.zeros(8))]
     np.testing.assert_allclose(det._latent(Z), ref, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["ae", "aewres"])
+def test_elu_alpha_is_the_papers_by_default_and_the_standard_elu_is_kept(data, kind, tmp_path):
+    """Both Deep SVDD variants default to the paper's ELU(alpha=0.1); the standard ELU (alpha=1) is a parameter
+    that is trained with, stored, and scored with after loading."""
+    X_train, X_val, X_test, _ = data
+    assert make_detector(kind).params["elu_alpha"] == 0.1
+    paper = make_detector(kind, **FAST).fit(X_train, X_val)
+    std = make_detector(kind, elu_alpha=1.0, **FAST).fit(X_train, X_val)
+    assert not np.allclose(paper.score_samples(X_test), std.score_samples(X_test))
+    back = load_detector(std.save(tmp_path / "std.safetensors"))
+    assert back.params["elu_alpha"] == 1.0
+    assert np.array_equal(back.score_samples(X_test), std.score_samples(X_test))
 
 
 def test_ensemble_averages_validation_scaled_members(data, tmp_path):
