@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def main() -> int:
     from loopwatch.config import cache_dir
+    from loopwatch.cli.train import parse_settings
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", default=None, help="corpus folder (default: <cache>/bench-corpus-<size>-seed<seed>)")
@@ -62,15 +63,10 @@ def main() -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="hyper-parameter for every detector that has KEY (VALUE read as JSON, else text); repeatable")
     args = ap.parse_args()
-    overrides = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            ap.error(f"--set {item!r}: expected KEY=VALUE")
-        try:
-            overrides[key] = json.loads(value)
-        except ValueError:
-            overrides[key] = value
+    try:
+        overrides = parse_settings(args.set)  # the same reading as `loopwatch train --set`
+    except ValueError as exc:
+        ap.error(str(exc))
 
     from loopwatch.detect import make_detector
     from loopwatch.evaluation.corpus import build_corpus
