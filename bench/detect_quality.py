@@ -10,7 +10,7 @@ Usage::
 If ``--corpus`` holds no ``manifest.csv`` the corpus is rendered there first
 (``loopwatch.evaluation.corpus.build_corpus``, about 4 minutes for the default
 size on 2 cores). Every file is embedded through the embedding cache. Then, for
-each library (bass, guitar) and each detector, with the paper's default
+each library (bass, guitar) and each detector, with loopwatch's default
 hyper-parameters (nothing is tuned, on test data or otherwise; ``--set
 KEY=VALUE`` changes one for every detector that has it, to measure a variant
 that was chosen elsewhere):
@@ -79,6 +79,8 @@ def main() -> int:
     for spec, parsed in specs.items():
         if parsed is None:
             ap.error(f"unknown detector {spec!r}; give aewres, ae, iforest, pca, or aewres-xN / ae-xN")
+    for kind, params in specs.values():  # each --set key goes to the detectors that have it
+        params.update({k: v for k, v in overrides.items() if k in make_detector(kind).params})
 
     root = Path(args.corpus) if args.corpus else cache_dir() / f"bench-corpus-{args.size}-seed{args.seed}"
     if not (root / MANIFEST_NAME).is_file():
@@ -103,7 +105,6 @@ def main() -> int:
         te = [e for e in te if e.file in keep]
         for spec, (kind, params) in specs.items():
             params = dict(params)
-            params.update({k: v for k, v in overrides.items() if k in make_detector(kind).params})
             members = params.get("ensemble")
             if kind in ("ae", "aewres"):
                 params["threads"] = args.threads
