@@ -162,11 +162,10 @@ class Daemon:
     # -- queue producers ---------------------------------------------------------------
 
     def _file_ready(self, path: Path, st: os.stat_result) -> None:
-        known = self.store.file_state(str(path))
-        if known is not None and (known[1], known[2]) == (st.st_size, st.st_mtime_ns):
-            return  # unchanged since it was scored
-        self.store.enqueue(str(path), "watch", size=st.st_size, mtime_ns=st.st_mtime_ns)
-        self._work.set()
+        # enqueue skips a version that has been scored, in the transaction that would add it: a check here,
+        # before it, could pass just before the worker finishes this very version
+        if self.store.enqueue(str(path), "watch", size=st.st_size, mtime_ns=st.st_mtime_ns) is not None:
+            self._work.set()
 
     def _file_deleted(self, path: Path) -> None:
         """A file, or a whole folder, is gone: clients forget the alerts of everything known under it."""

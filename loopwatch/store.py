@@ -239,14 +239,17 @@ class Store:
         model: str = "",
         size: int | None = None,
         mtime_ns: int | None = None,
-    ) -> int:
-        """Add a file (or section) to the queue; return its id.
+    ) -> int | None:
+        """Add a file (or section) to the queue; return its id, or None if there is nothing to do.
 
         Watched files already waiting in the queue are not added twice (their
         size/mtime are updated), nor is a watched file whose same version (size
-        and mtime) is being analysed. Requests always get their own row, unless the
-        same request id for the same path is already queued (an inbox file read
-        twice after a crash).
+        and mtime) is being analysed, nor one whose same version has a result
+        already (None). That last test is made in the same transaction that adds
+        the row, so a file whose analysis finishes while its file event is being
+        handled is not queued a second time (with a fresh count of attempts).
+        Requests always get their own row, unless the same request id for the
+        same path is already queued (an inbox file read twice after a crash).
         """
         with self._tx() as db:
             if request_id:
@@ -255,6 +258,10 @@ class Store:
                 if row:
                     return row[0]
             elif source in ("watch", "catchup"):
+                if size is not None and mtime_ns is not None and db.execute(
+                        "SELECT 1 FROM files WHERE path = ? AND size = ? AND mtime_ns = ?",
+                        (path, size, mtime_ns)).fetchone():
+                    return None  # this version has been scored (or given up) already
                 row = db.execute("SELECT id FROM queue WHERE path = ? AND state = 'pending' AND request_id = '' "
                                  "AND start_s IS NULL", (path,)).fetchone()
                 if row:

@@ -812,6 +812,30 @@ def test_paths_under_a_folder_are_a_range_of_the_index(tmp_path):
         s.close()
 
 
+def test_a_scored_version_is_not_queued_again_by_a_late_file_event(tmp_path):
+    """The worker can finish a file between the watcher's "is it scored already?" and its enqueue. The test is
+    made inside enqueue's transaction, so the late event adds nothing; otherwise the file would be analysed
+    twice, and a file given up after three crashes would get a new row with a fresh count (CI, stop 21)."""
+    s = Store(tmp_path / "db.sqlite")
+    try:
+        first = s.enqueue("/m/a.wav", "watch", size=5, mtime_ns=7)
+        (it,) = s.claim(8)
+        s.complete(it, file_hash="h", size=5, mtime_ns=7, model="", model_fp="", verdict="failed",
+                   outlier_ratio=0.0, score=None, percentile=None, findings=[], alerts=[],
+                   error="given up", duration=None, state="failed")
+        assert s.enqueue("/m/a.wav", "watch", size=5, mtime_ns=7) is None
+        assert s.enqueue("/m/a.wav", "catchup", size=5, mtime_ns=7) is None
+        assert s.pending_count() == 0
+        changed = s.enqueue("/m/a.wav", "watch", size=6, mtime_ns=8)  # a new version is analysed afresh
+        assert changed is not None and changed != first
+        (it,) = s.claim(8)
+        assert it.id == changed and it.attempts == 1
+        # a request is always answered, scored version or not
+        assert s.enqueue("/m/a.wav", "osc", request_id="r1", reply=("127.0.0.1", 9)) is not None
+    finally:
+        s.close()
+
+
 def test_claim_counts_attempts_and_takes_a_retried_item_alone(tmp_path):
     db = tmp_path / "db.sqlite"
     s = Store(db)
