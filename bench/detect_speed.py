@@ -11,8 +11,9 @@ What it measures, for each input width (1024 = clap-music, 236 = spectral), on
 6,110 synthetic embeddings (the paper's dataset size; 12 clusters in a 24-d
 subspace plus isotropic noise, split 80/20 by row):
 
-1. **Full training** of the default detector (Deep SVDD AEwRES, the paper's
-   hyper-parameters: at most 1000 epochs per phase, batch 32, patience 20):
+1. **Full training** of the default detector (Deep SVDD AEwRES with loopwatch's
+   default hyper-parameters: at most 1000 epochs per phase, batch 32, patience 5
+   in pre-training and 20 in the one-class phase; docs/detectors.md):
    wall time, CPU time, epochs per phase. Target: under 60 s.
 2. **Per-epoch time against a reference loop, side by side** in this process,
    interleaved (ours, reference, ours, reference, ...) so both see the same
@@ -335,7 +336,7 @@ def render_markdown(r: dict) -> str:
     lines = ["# Detector speed", "", f"Command: `{r['command']}`  ", f"torch {r['torch']}, {r['threads']} thread(s), "
              f"{r['rows']} synthetic embeddings; load average before {r['load_before']}, after {r['load_after']} "
              "(2-core shared VM).", ""]
-    lines += ["## Full training (Deep SVDD AEwRES, paper defaults)", "",
+    lines += ["## Full training (Deep SVDD AEwRES, loopwatch's defaults)", "",
               "| dim | wall s | CPU s | epochs pre-train (best) | epochs SVDD (best) | target < 60 s |",
               "|---|---|---|---|---|---|"]
     for d, x in r["dims"].items():

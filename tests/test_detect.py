@@ -198,11 +198,23 @@ def test_svdd_stop_on_contrast_stops_patience_epochs_after_the_best_contrast(dat
 
 def test_early_stopping_stops_before_max_epochs(data):
     X_train, X_val, _, _ = data
-    det = make_detector("ae", max_epochs=400, patience=2, threads=1, hidden=[16, 8]).fit(X_train, X_val)
+    det = make_detector("ae", max_epochs=400, pretrain_patience=2, patience=3, threads=1,
+                        hidden=[16, 8]).fit(X_train, X_val)
     assert det.info_["epochs_pretrain"] < 400 and det.info_["epochs_svdd"] < 400
     h = det.history_["pretrain"]
-    best = int(np.argmin(h[:, 1]))
-    assert len(h) == best + 1 + 2  # stopped exactly `patience` epochs after the best one
+    assert len(h) == int(np.argmin(h[:, 1])) + 1 + 2  # stopped exactly `pretrain_patience` epochs after the best
+    h = det.history_["svdd"]  # the plain AE's one-class phase watches its validation loss
+    assert len(h) == int(np.argmin(h[:, 1])) + 1 + 3  # and stopped `patience` epochs after its best
+
+
+def test_a_model_saved_before_pretrain_patience_existed_pretrained_with_its_patience(data, tmp_path):
+    X_train, X_val, _, _ = data
+    det = make_detector("aewres", max_epochs=4, patience=3, threads=1, hidden=[16, 8]).fit(X_train, X_val)
+    assert det.params["pretrain_patience"] == 5  # the default, separate from `patience`
+    tensors, meta = det.state()
+    del meta["params"]["pretrain_patience"]
+    old = type(det).from_state(tensors, meta)
+    assert old.params["pretrain_patience"] == 3 and old.params["patience"] == 3
 
 
 def test_svdd_centre_eps_rule():
@@ -362,17 +374,20 @@ def test_folded_numpy_encoder_matches_torch(data, affine, alpha):
 
 
 @pytest.mark.parametrize("kind", ["ae", "aewres"])
-def test_elu_alpha_is_the_papers_by_default_and_the_standard_elu_is_kept(data, kind, tmp_path):
-    """Both Deep SVDD variants default to the paper's ELU(alpha=0.1); the standard ELU (alpha=1) is a parameter
-    that is trained with, stored, and scored with after loading."""
+def test_elu_is_the_standard_one_by_default_and_the_papers_alpha_is_kept(data, kind, tmp_path):
+    """Both Deep SVDD variants default to the standard ELU (alpha=1, chosen on the development corpora); the paper's
+    ELU(alpha=0.1) is a parameter that is trained with, stored, and scored with after loading."""
     X_train, X_val, X_test, _ = data
-    assert make_detector(kind).params["elu_alpha"] == 0.1
-    paper = make_detector(kind, **FAST).fit(X_train, X_val)
-    std = make_detector(kind, elu_alpha=1.0, **FAST).fit(X_train, X_val)
+    assert make_detector(kind).params["elu_alpha"] == 1.0
+    std = make_detector(kind, **FAST).fit(X_train, X_val)
+    paper = make_detector(kind, elu_alpha=0.1, **FAST).fit(X_train, X_val)
     assert not np.allclose(paper.score_samples(X_test), std.score_samples(X_test))
-    back = load_detector(std.save(tmp_path / "std.safetensors"))
-    assert back.params["elu_alpha"] == 1.0
-    assert np.array_equal(back.score_samples(X_test), std.score_samples(X_test))
+    back = load_detector(paper.save(tmp_path / "paper.safetensors"))
+    assert back.params["elu_alpha"] == 0.1
+    assert np.array_equal(back.score_samples(X_test), paper.score_samples(X_test))
+    tensors, meta = std.state()
+    del meta["params"]["elu_alpha"]  # a file without the key: every model saved so far stores it, but were it
+    assert type(std).from_state(tensors, meta).params["elu_alpha"] == 0.1  # missing, it was the paper's
 
 
 def test_ensemble_averages_validation_scaled_members(data, tmp_path):
@@ -560,6 +575,8 @@ def test_tampered_tree_indices_are_refused(fitted, tmp_path):
     ("aewres", {"batch_size": 1}, "batch_size must be at least 2 (batch normalisation needs two rows), got 1"),
     ("aewres", {"svdd_dropout": "yes"}, "svdd_dropout must be true or false"),
     ("ae", {"svdd_stop": "auroc"}, "ae: svdd_stop must be one of contrast, loss, got 'auroc'"),
+    ("aewres", {"pretrain_patience": 0}, "aewres: pretrain_patience must be at least 1, got 0"),
+    ("ae", {"pretrain_patience": 2.5}, "ae: pretrain_patience must be a whole number, got 2.5"),
     ("aewres", {"hidden": [64, 16.5]}, "hidden must be a list of whole numbers"),
     ("aewres", {"seed": -1}, "seed must be 0 or more"),
     ("iforest", {"n_estimators": 0}, "iforest: n_estimators must be at least 1"),

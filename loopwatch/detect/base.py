@@ -107,6 +107,12 @@ class Detector:
     #: What :meth:`transform` returns, for reports ("latent", "components", "inputs").
     latent_name: ClassVar[str] = "latent"
 
+    @classmethod
+    def saved_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """The hyper-parameters a saved model was trained with, from those its file lists: ``params`` plus
+        :attr:`legacy_params` for the keys it lacks."""
+        return {**cls.legacy_params, **params}
+
     def __init__(self, quantile: float = DEFAULT_QUANTILE, **params: Any) -> None:
         unknown = sorted(set(params) - set(self.defaults))
         if unknown:
@@ -278,7 +284,7 @@ class Detector:
                 raise DetectorError(f"{where}: detector format {meta.get('format')!r} is not supported "
                                     f"(this loopwatch reads format {FORMAT_VERSION})")
             klass = detector_class(str(meta["type"]))
-            det = klass(quantile=float(meta["quantile"]), **{**klass.legacy_params, **dict(meta["params"])})
+            det = klass(quantile=float(meta["quantile"]), **klass.saved_params(dict(meta["params"])))
             det.dim = int(meta["dim"])
             det.mean_ = _arr(tensors, "std.mean", (det.dim,))
             det.scale_ = _arr(tensors, "std.scale", (det.dim,))
