@@ -412,11 +412,6 @@ class Store:
                           verdict=r[6], outlier_ratio=r[7], n_alerts=r[8], findings=json.loads(r[9]), error=r[10],
                           request_id=r[11])
 
-    def file_state(self, path: str) -> tuple[str | None, int | None, int | None] | None:
-        """(hash, size, mtime_ns) last recorded for ``path``, or None."""
-        rows = self._query("SELECT hash, size, mtime_ns FROM files WHERE path = ?", (path,))
-        return rows[0] if rows else None
-
     def record_move(self, old_path: str | None, new_path: str, file_hash: str, size: int, mtime_ns: int,
                     result_id: int) -> list[AlertRecord]:
         """Point ``new_path`` at an existing result (moved or copied content); move alerts of ``old_path``.

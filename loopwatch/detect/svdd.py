@@ -50,8 +50,8 @@ the best weights. Pre-training watches its validation loss and stops after 5
 epochs without a lower one (``pretrain_patience``; the paper's patience is 20).
 With the standard ELU the reconstruction keeps improving a little at a time for
 hundreds of epochs, which a patience of 20 lets run; stopping sooner kept the
-development figures and cut training time. The one-class phase stops after 20 epochs (``patience``)
-without a lower *contrast* (``svdd_stop``):
+development figures and cut training time. The one-class phase stops after 20
+epochs (``patience``) without a lower *contrast* (``svdd_stop``):
 the validation loss divided by the mean distance of the validation rows with
 each column shuffled on its own. The one-class loss keeps falling while the
 encoder pulls every input towards ``c``, anomalies included, and the paper's
@@ -355,8 +355,9 @@ class DeepSVDD(Detector):
                 "eps": 0.1, "bn_affine": True, "svdd_dropout": False, "init": "orthogonal", "svdd_stop": "contrast", "pretrain_patience": 5, "seed": 0, "ensemble": 1, "threads": 0, "jobs": 0}
     latent_name = "Deep SVDD latent"
     free_params = frozenset({"ensemble", "threads", "jobs"})  # checked with their own messages in _check_params
-    #: Models saved before ``init`` existed were initialised the PyTorch way, and before ``svdd_stop`` existed
-    #: their one-class phase stopped on the validation loss.
+    #: Models saved before ``init`` existed were initialised the PyTorch way, before ``svdd_stop`` existed
+    #: their one-class phase stopped on the validation loss, and ``elu_alpha`` was the paper's 0.1 until stop 21
+    #: (every saved model stores it; this covers a file without it). :meth:`saved_params` fills in ``pretrain_patience``.
     legacy_params = {"init": "torch", "svdd_stop": "loss", "elu_alpha": 0.1}
 
     @classmethod
@@ -481,6 +482,7 @@ class DeepSVDD(Detector):
                         if isinstance(m, torch.nn.Dropout):
                             m.p = 0.0
                 Xs = torch.from_numpy(shuffled_columns(Xv.numpy(), seed)) if p["svdd_stop"] == "contrast" else None
+
                 def contrast(val: float) -> float:
                     # validation rows' mean distance over that of the same rows with shuffled columns:
                     # it falls while the encoder learns what real loops share, and stays put while it
@@ -489,7 +491,8 @@ class DeepSVDD(Detector):
                     return val / ref if ref > 0.0 else math.inf
 
                 hist_sv = self._train_phase("svdd", net, list(net.enc.parameters()), svdd_loss, Xt, Xv, rng,
-                                            progress, contrast if Xs is not None else None, patience=int(p["patience"]))
+                                            progress, contrast if Xs is not None else None,
+                                            patience=int(p["patience"]))
         finally:
             torch.set_num_threads(old_threads)
         net.eval()
