@@ -352,7 +352,8 @@ class DeepSVDD(Detector):
     residual: bool = False
     defaults = {"hidden": [512, 256, 128, 64, 32], "dropout": 0.2, "elu_alpha": 1.0, "lr": 1e-3,
                 "weight_decay": 1e-5, "lr_min": 5e-6, "max_epochs": 1000, "batch_size": 32, "patience": 20,
-                "eps": 0.1, "bn_affine": True, "svdd_dropout": False, "init": "orthogonal", "svdd_stop": "contrast", "pretrain_patience": 5, "seed": 0, "ensemble": 1, "threads": 0, "jobs": 0}
+                "eps": 0.1, "bn_affine": True, "svdd_dropout": False, "init": "orthogonal", "svdd_stop": "contrast",
+                "pretrain_patience": 5, "seed": 0, "ensemble": 1, "threads": 0, "jobs": 0}
     latent_name = "Deep SVDD latent"
     free_params = frozenset({"ensemble", "threads", "jobs"})  # checked with their own messages in _check_params
     #: Models saved before ``init`` existed were initialised the PyTorch way, before ``svdd_stop`` existed
