@@ -181,10 +181,10 @@ def test_svdd_stop_on_loss_is_the_papers_rule(data):
     assert det.info_["val_loss"] == pytest.approx(h[best, 1])
 
 
-def test_svdd_stop_defaults_per_variant():
+def test_svdd_stop_is_the_contrast_for_both_variants():
     assert make_detector("aewres").params["svdd_stop"] == "contrast"
-    assert make_detector("ae").params["svdd_stop"] == "loss"  # the contrast lowered the plain AE (docs)
-    assert make_detector("ae", svdd_stop="contrast").params["svdd_stop"] == "contrast"
+    assert make_detector("ae").params["svdd_stop"] == "contrast"  # the plain AE's was the loss until stop 21
+    assert make_detector("ae", svdd_stop="loss").params["svdd_stop"] == "loss"
 
 
 def test_svdd_stop_on_contrast_stops_patience_epochs_after_the_best_contrast(data):
@@ -198,12 +198,12 @@ def test_svdd_stop_on_contrast_stops_patience_epochs_after_the_best_contrast(dat
 
 def test_early_stopping_stops_before_max_epochs(data):
     X_train, X_val, _, _ = data
-    det = make_detector("ae", max_epochs=400, pretrain_patience=2, patience=3, threads=1,
+    det = make_detector("ae", max_epochs=400, pretrain_patience=2, patience=3, threads=1, svdd_stop="loss",
                         hidden=[16, 8]).fit(X_train, X_val)
     assert det.info_["epochs_pretrain"] < 400 and det.info_["epochs_svdd"] < 400
     h = det.history_["pretrain"]
     assert len(h) == int(np.argmin(h[:, 1])) + 1 + 2  # stopped exactly `pretrain_patience` epochs after the best
-    h = det.history_["svdd"]  # the plain AE's one-class phase watches its validation loss
+    h = det.history_["svdd"]  # with svdd_stop="loss" the one-class phase watches its validation loss
     assert len(h) == int(np.argmin(h[:, 1])) + 1 + 3  # and stopped `patience` epochs after its best
 
 

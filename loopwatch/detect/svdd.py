@@ -58,9 +58,9 @@ encoder pulls every input towards ``c``, anomalies included, and the paper's
 rule (``svdd_stop="loss"``) then keeps the most collapsed encoder; the
 contrast stops falling there. On libraries of 1,800 training loops the
 out-of-style AUROC peaked in the first 10-40 one-class epochs and fell after,
-while the validation loss kept falling for 90-180 (docs/detectors.md). The
-plain AE keeps the paper's rule by default: the contrast lowered it on the
-development corpus.
+while the validation loss kept falling for 90-180 (docs/detectors.md). Both
+variants stop on the contrast; with the paper's ELU(0.1) it had lowered the
+plain AE, which kept the paper's rule until stop 21.
 
 Score: ``||phi(x) - c||^2`` (a sum over the 32 latent coordinates; the
 reference code's mean is this divided by 32).
@@ -322,14 +322,14 @@ class DeepSVDD(Detector):
         between inputs through the untrained network, or PyTorch's default (uniform in +-1/sqrt(fan_in),
         which shrinks them layer by layer). Chosen on a development corpus (docs/detectors.md). Models
         saved before this parameter existed were trained with ``"torch"``.
-    svdd_stop : {"contrast", "loss"}, default "contrast" ("loss" for the plain AE)
+    svdd_stop : {"contrast", "loss"}, default "contrast"
         What the one-class phase's early stopping (``patience``) watches, and so which epoch's weights are
         kept. ``"loss"`` is the paper's rule: the validation loss ``mean ||phi(v) - c||^2``. ``"contrast"``
         divides that loss by the mean distance of the validation rows with every column shuffled on its
         own (:func:`shuffled_columns`, drawn once from the seed): the one-class loss also falls when the
         encoder pulls every input towards the centre, normal or not (the collapse Deep SVDD is prone to),
-        and the ratio does not. Chosen on development corpora (docs/detectors.md): it helps AEwRES and
-        hurts the plain AE, whose default stays ``"loss"``. Models saved before this
+        and the ratio does not. Chosen on development corpora (docs/detectors.md): for AEwRES at stop 18,
+        for the plain AE (which stopped on the loss until then) at stop 21. Models saved before this
         parameter existed were trained with ``"loss"``. Pre-training always stops on its validation loss.
     seed : int, default 0
         Seed of member 1 (initialisation, batch order, dropout); member *k* uses ``seed + k - 1``.
@@ -647,14 +647,10 @@ class DeepSVDD(Detector):
 
 
 class DeepSVDDAE(DeepSVDD):
-    """Deep SVDD pre-trained as a plain autoencoder.
-
-    Its one-class phase stops on the validation loss (``svdd_stop="loss"``, the paper's rule) by default: on the
-    development corpus the contrast lowered this variant (docs/detectors.md)."""
+    """Deep SVDD pre-trained as a plain autoencoder."""
 
     kind = "ae"
     residual = False
-    defaults = {**DeepSVDD.defaults, "svdd_stop": "loss"}
 
 
 class DeepSVDDAEwRES(DeepSVDD):
