@@ -356,9 +356,9 @@ class DeepSVDD(Detector):
                 "pretrain_patience": 5, "seed": 0, "ensemble": 1, "threads": 0, "jobs": 0}
     latent_name = "Deep SVDD latent"
     free_params = frozenset({"ensemble", "threads", "jobs"})  # checked with their own messages in _check_params
-    #: Models saved before ``init`` existed were initialised the PyTorch way, before ``svdd_stop`` existed
-    #: their one-class phase stopped on the validation loss, and ``elu_alpha`` was the paper's 0.1 until stop 21
-    #: (every saved model stores it; this covers a file without it). :meth:`saved_params` fills in ``pretrain_patience``.
+    #: How models saved before a hyper-parameter existed were trained: PyTorch's initialisation (``init``), the
+    #: one-class phase stopping on the validation loss (``svdd_stop``), the paper's ELU(0.1) (``elu_alpha``; every
+    #: saved model stores it, this covers a file without it). :meth:`saved_params` fills in ``pretrain_patience``.
     legacy_params = {"init": "torch", "svdd_stop": "loss", "elu_alpha": 0.1}
 
     @classmethod
