@@ -12,8 +12,9 @@ What it measures, for each input width (1024 = clap-music, 236 = spectral), on
 subspace plus isotropic noise, split 80/20 by row):
 
 1. **Full training** of the default detector (Deep SVDD AEwRES with loopwatch's
-   default hyper-parameters: at most 1000 epochs per phase, batch 32, patience 5
-   in pre-training and 20 in the one-class phase; docs/detectors.md):
+   default hyper-parameters: at most 1000 epochs per phase; pre-training at lr
+   1e-3 with batches of 32 and patience 5, the one-class phase at lr 1e-4 with
+   batches of 128 and patience 20; docs/detectors.md):
    wall time, CPU time, epochs per phase. Target: under 60 s.
 2. **Per-epoch time against a reference loop, side by side** in this process,
    interleaved (ours, reference, ours, reference, ...) so both see the same
@@ -22,7 +23,9 @@ subspace plus isotropic noise, split 80/20 by row):
    shuffle=True)``, ``torch.optim.AdamW`` with its default (per-parameter)
    implementation, the loss read with ``.item()`` after every step (as
    Lightning's logging does), and the validation loss computed batch by batch
-   through a second DataLoader. Same network, same data, same number of epochs.
+   through a second DataLoader. Same network, same data, same number of epochs,
+   both at the paper's batch of 32 and lr 1e-3 in both phases (a comparison of
+   training loops, not of settings).
 3. **Scoring one cached embedding**: the median over 2,000 calls of
    ``TrainedModel.assess(x)`` (standardise, folded numpy encoder, distance,
    percentile, verdict), the same plus the cache lookup of a real file
