@@ -48,13 +48,14 @@ rate down to 5e-6 over ``max_epochs`` (stepped once per epoch), at most 1000
 epochs of shuffled mini-batches, and early stopping, keeping the best weights.
 Pre-training starts at the paper's lr 1e-3 with batches of 32 (``lr``,
 ``batch_size``). The one-class phase takes smaller steps: lr 1e-4 with
-batches of 128 (``svdd_lr``, ``svdd_batch_size``; the paper uses the same
-values for both phases, as Ruff et al.'s code uses 1e-4 for both). The
-one-class loss can always be lowered by pulling every input towards ``c``;
-large steps get there within a few epochs, before the encoder has learnt what
-normal loops share, and the smaller steps scored better on both development
-corpora, most at the paper's scale (docs/detectors.md). Pre-training watches its validation loss and stops after 5
-epochs without a lower one (``pretrain_patience``; the paper's patience is 20).
+batches of 128 (``svdd_lr``, ``svdd_batch_size``). The paper uses its values
+for both phases; Ruff et al.'s published Deep SVDD runs use lr 1e-4 with
+batches of 200 for both. The one-class loss can always be lowered by pulling
+every input towards ``c``; large steps likely get there within a few epochs,
+before the encoder has learnt what normal loops share. The smaller steps scored
+better on both development corpora, most at the paper's scale
+(docs/detectors.md). Pre-training watches its validation loss and stops after
+5 epochs without a lower one (``pretrain_patience``; the paper's patience is 20).
 With the standard ELU the reconstruction keeps improving a little at a time for
 hundreds of epochs, which a patience of 20 lets run; stopping sooner kept the
 development figures and cut training time. The one-class phase stops after 20
@@ -368,7 +369,8 @@ class DeepSVDD(Detector):
     defaults = {"hidden": [512, 256, 128, 64, 32], "dropout": 0.2, "elu_alpha": 1.0, "lr": 1e-3,
                 "weight_decay": 1e-5, "lr_min": 5e-6, "max_epochs": 1000, "batch_size": 32, "patience": 20,
                 "eps": 0.1, "bn_affine": True, "svdd_dropout": False, "init": "orthogonal", "svdd_stop": "contrast",
-                "pretrain_patience": 5, "svdd_lr": 1e-4, "svdd_batch_size": 128, "seed": 0, "ensemble": 1, "threads": 0, "jobs": 0}
+                "pretrain_patience": 5, "svdd_lr": 1e-4, "svdd_batch_size": 128, "seed": 0, "ensemble": 1,
+                "threads": 0, "jobs": 0}
     latent_name = "Deep SVDD latent"
     free_params = frozenset({"ensemble", "threads", "jobs"})  # checked with their own messages in _check_params
     #: How models saved before a hyper-parameter existed were trained: PyTorch's initialisation (``init``), the
