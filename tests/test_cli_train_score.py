@@ -210,7 +210,7 @@ def test_train_set_passes_hyper_parameters_to_the_detectors_that_know_them(corpu
     (["--set", "lr=NaN"], "lr must be a finite number, got nan"),
     (["--set", "patience=2.5"], "patience must be a whole number, got 2.5"),
     (["--set", "bn_affine=1"], "bn_affine must be true or false, got 1"),
-    (["--set", "lr_min=0.1"], "lr_min must be from 0 to lr (0.001), got 0.1"),
+    (["--set", "lr_min=0.1"], "lr_min must be from 0 to the smaller of lr and svdd_lr (0.0001), got 0.1"),
     (["--set", "max_samples=0", "--compare"], "--set: iforest: max_samples must be \"auto\""),
     (["--set", "variance=1.5", "--compare"], "--set: pca: variance must be in (0, 1], got 1.5"),
     (["--set", "seed=3"], "--set seed: use --seed"),
