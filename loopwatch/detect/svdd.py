@@ -546,7 +546,7 @@ class DeepSVDD(Detector):
         import torch
 
         p = self.params
-        max_epochs, lr0 = int(p["max_epochs"]), lr
+        max_epochs = int(p["max_epochs"])
         opt = AdamW(params, float(p["weight_decay"]))
         n = Xt.shape[0]
         best, best_state, wait = math.inf, None, 0
@@ -554,8 +554,8 @@ class DeepSVDD(Detector):
         for epoch in range(max_epochs):
             net.train()
             perm = torch.from_numpy(rng.permutation(n))
-            lr = cosine_lr(epoch, max_epochs, lr0, float(p["lr_min"]))
-            total, rows = train_epoch(loss_fn, opt, Xt, perm, batch_size, lr)
+            rate = cosine_lr(epoch, max_epochs, lr, float(p["lr_min"]))
+            total, rows = train_epoch(loss_fn, opt, Xt, perm, batch_size, rate)
             net.eval()
             with torch.no_grad():
                 val = float(loss_fn(Xv))
